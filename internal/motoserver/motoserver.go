@@ -1,0 +1,126 @@
+// Package motoserver starts and stops moto in server mode (`moto_server`), the
+// local AWS of DESIGN §8, on a free loopback port. Tests and `tapctl local` use
+// it; everything talks to it over HTTP with the real AWS SDK for Go.
+package motoserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"strconv"
+	"syscall"
+	"time"
+)
+
+// Binary is the moto server executable looked up on PATH.
+const Binary = "moto_server"
+
+// ErrNotInstalled is returned when moto_server is not on PATH.
+var ErrNotInstalled = errors.New("moto_server not found on PATH: install it with `pip install 'moto[server]==5.2.1'` (see README, Set-up)")
+
+// Server is a running moto server owned by this process.
+type Server struct {
+	// Endpoint is the base URL, e.g. http://127.0.0.1:41234.
+	Endpoint string
+	cmd      *exec.Cmd
+	done     chan struct{}
+}
+
+// Start runs moto_server on a free loopback port and waits until it answers.
+// logPath, if not empty, receives the server's output; otherwise it is discarded.
+func Start(ctx context.Context, logPath string) (*Server, error) {
+	bin, err := exec.LookPath(Binary)
+	if err != nil {
+		return nil, ErrNotInstalled
+	}
+	port, err := freePort()
+	if err != nil {
+		return nil, fmt.Errorf("motoserver: find a free port: %w", err)
+	}
+	cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
+	// Own process group, so Stop also ends anything moto spawned.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
+	if logPath != "" {
+		f, err := os.Create(logPath)
+		if err != nil {
+			return nil, fmt.Errorf("motoserver: log file: %w", err)
+		}
+		cmd.Stdout, cmd.Stderr = f, f
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("motoserver: start %s: %w", bin, err)
+	}
+	s := &Server{Endpoint: fmt.Sprintf("http://127.0.0.1:%d", port), cmd: cmd, done: make(chan struct{})}
+	go func() { _ = cmd.Wait(); close(s.done) }()
+	if err := s.waitReady(ctx, 30*time.Second); err != nil {
+		s.Stop()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Server) waitReady(ctx context.Context, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	for {
+		select {
+		case <-s.done:
+			return fmt.Errorf("motoserver: %s exited before it was ready", Binary)
+		case <-ctx.Done():
+			return ctx.Err()
+		default:
+		}
+		resp, err := http.Get(s.Endpoint + "/moto-api/")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("motoserver: not ready at %s after %s", s.Endpoint, limit)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// Reset drops every resource in the server (moto's reset API), so tests can
+// share one server without seeing each other's tables and queues.
+func Reset(endpoint string) error {
+	resp, err := http.Post(endpoint+"/moto-api/reset", "application/json", nil)
+	if err != nil {
+		return fmt.Errorf("motoserver: reset: %w", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("motoserver: reset: HTTP %d", resp.StatusCode)
+	}
+	return nil
+}
+
+// Stop terminates the server and its process group and waits for it to exit.
+func (s *Server) Stop() {
+	if s == nil || s.cmd.Process == nil {
+		return
+	}
+	pgid := s.cmd.Process.Pid
+	_ = syscall.Kill(-pgid, syscall.SIGTERM)
+	select {
+	case <-s.done:
+	case <-time.After(5 * time.Second):
+		_ = syscall.Kill(-pgid, syscall.SIGKILL)
+		<-s.done
+	}
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
