@@ -61,6 +61,19 @@ func ParseDecimal(s string) (Decimal, error) {
 	if intPart == "" {
 		intPart = "0"
 	}
+	// Producers nearly always send canonical text already; the canonical form
+	// is never longer than the input, so equal lengths mean equal texts and the
+	// input can be kept without allocating.
+	canonLen := len(intPart)
+	if neg {
+		canonLen++
+	}
+	if frac != "" {
+		canonLen += 1 + len(frac)
+	}
+	if canonLen == len(s) {
+		return Decimal{text: s}, nil
+	}
 	var b strings.Builder
 	b.Grow(len(intPart) + len(frac) + 2)
 	if neg {

@@ -1,6 +1,19 @@
 // Package event is TAP's event contract (DESIGN §2): the EventBridge envelope,
 // the ExecutionReport and Heartbeat details, their decoding with exact decimals,
 // and validation with machine-readable reason codes.
+//
+// Decisions the contract leaves open, made here once for every consumer:
+//   - Decode takes the processing clock as a parameter; nothing reads a global
+//     clock.
+//   - Events over MaxEventBytes (256 KiB) are rejected before parsing.
+//   - Unknown fields are ignored, in the envelope and the detail (FIX style).
+//   - The first violation is reported, in a fixed order (see Decode), as one
+//     *ValidationError: the dead-letter record carries one reason code.
+//   - Decimals are JSON strings of plain decimal text; seq is a JSON integer.
+//   - Values are normalized: decimals to canonical text, eventId to lower
+//     case, times to UTC; so equal events encode to equal bytes.
+//   - A FILL needs cumQty == orderQty as well as leavesQty 0 (see Validate).
+//   - No float64 anywhere: comparisons and the leavesQty sum are exact.
 package event
 
 import "time"

@@ -1,0 +1,94 @@
+// Command tapbench measures TAP's Go processor against the seed's Node.js
+// processor in one run and writes BENCHMARKS.md (`make bench`). Progress goes
+// to stderr; it exits non-zero if either side failed or lost an event.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/tap-trading/tap/bench"
+	"github.com/tap-trading/tap/internal/config"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "tapbench: FAILED:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	root, err := repoRoot()
+	if err != nil {
+		return err
+	}
+	cfg := bench.Config{RepoRoot: root, Region: "us-east-1"}
+	out := flag.String("out", filepath.Join(root, "BENCHMARKS.md"), "report to write")
+	flag.StringVar(&cfg.CacheDir, "cache", filepath.Join(root, ".cache"), "cache directory (git-ignored) for the built peer, bootstrap and logs")
+	flag.StringVar(&cfg.Processor, "processor", "./cmd/processor", "package built into TAP's bootstrap")
+	flag.StringVar(&cfg.PeerSrc, "peer", filepath.Join(root, "..", "shared", "peers", "seed-node-processor"), "the seed's Node processor directory")
+	flag.IntVar(&cfg.Plan.Events, "events", 1000, "timed events per phase and side")
+	flag.IntVar(&cfg.Plan.ColdStarts, "cold-starts", 7, "cold starts per side (the median is reported)")
+	flag.IntVar(&cfg.Plan.Warmup, "warmup", 10, "untimed events per environment before a timed phase")
+	flag.IntVar(&cfg.Plan.InFlight, "in-flight", 8, "concurrent environments in the concurrent phase")
+	flag.Uint64Var(&cfg.Seed, "seed", 5, "seed of the generated events")
+	flag.IntVar(&cfg.TapMemoryMB, "tap-memory", config.Defaults().ProcessorMemoryMB, "TAP's deployed memory (MB): the CDK config default")
+	flag.IntVar(&cfg.PeerMemoryMB, "peer-memory", 1024, "the peer's memory (MB) as the seed deploys it")
+	flag.IntVar(&cfg.MicroCount, "count", 5, "go test -count for the micro-benchmarks")
+	flag.Parse()
+	if cfg.Plan.Events < 1 || cfg.Plan.ColdStarts < 1 || cfg.Plan.InFlight < 1 || cfg.Plan.Warmup < 0 {
+		return errors.New("-events, -cold-starts and -in-flight must be at least 1, -warmup at least 0")
+	}
+
+	start := time.Now()
+	cfg.Log = func(format string, args ...any) {
+		fmt.Fprintf(os.Stderr, "[tapbench %5.1fs] %s\n", time.Since(start).Seconds(), fmt.Sprintf(format, args...))
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	rep, err := bench.Run(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	f, err := os.Create(*out)
+	if err != nil {
+		return err
+	}
+	if err := rep.Write(f); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	cfg.Log("wrote %s", *out)
+	return nil
+}
+
+// repoRoot is the nearest directory at or above the working directory that
+// holds go.mod: `make bench` runs from the root, but any subdirectory works.
+func repoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("no go.mod found above the working directory: run from the repository")
+		}
+		dir = parent
+	}
+}

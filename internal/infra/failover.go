@@ -1,0 +1,154 @@
+package infra
+
+import (
+	"regexp"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsroute53"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/tap-trading/tap/internal/names"
+)
+
+// Health alarm parameters from AWS's global-endpoint template: average
+// ingestion-to-invocation latency above 30 s for five consecutive minutes.
+const (
+	HealthAlarmThresholdMs = 30000
+	HealthAlarmPeriods     = 5
+)
+
+// FailoverProps configure the global endpoint (deployed in the primary region).
+type FailoverProps struct {
+	// Names are the environment's resource names. Required.
+	Names names.Names
+	// PrimaryRegion is the stack's region, where events go while healthy. Required.
+	PrimaryRegion string
+	// SecondaryRegion is where events go when the health check fails. Required.
+	SecondaryRegion string
+}
+
+// Failover is the health alarm, its Route 53 health check, the endpoint and
+// the endpoint's replication role.
+type Failover struct {
+	constructs.Construct
+	HealthAlarm     awscloudwatch.Alarm
+	HealthCheck     awsroute53.CfnHealthCheck
+	Endpoint        awsevents.CfnEndpoint
+	ReplicationRole awsiam.Role
+}
+
+// NewFailover creates the global endpoint whose primary is judged by a Route 53
+// CLOUDWATCH_METRIC health check on EventBridge's own latency metric — not on a
+// subscriber metric such as the processor's errors, which would fail over for
+// a bug that follows the traffic to the secondary. The heartbeat keeps the
+// metric alive when no trades flow, so missing data is treated as breaching.
+func NewFailover(scope constructs.Construct, id string, p FailoverProps) *Failover {
+	c := constructs.NewConstruct(scope, jsii.String(id))
+	stack := awscdk.Stack_Of(c)
+	n := p.Names
+	primaryBus := BusArn(stack, p.PrimaryRegion, n.Bus())
+	secondaryBus := BusArn(stack, p.SecondaryRegion, n.Bus())
+	// The primary region's alert topic, created by its processing stack.
+	topic := awssns.Topic_FromTopicArn(c, jsii.String("AlertTopic"), TopicArn(stack, p.PrimaryRegion, n.AlertTopic()))
+
+	alarm := NewAlarm(c, "HealthAlarm", AlarmSpec{
+		Name:        n.HealthAlarm(),
+		Description: "EventBridge ingestion-to-invocation latency in " + p.PrimaryRegion + " is above 30 s (or absent): the global endpoint " + n.Endpoint() + " fails over to " + p.SecondaryRegion + ".",
+		Metric: awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
+			Namespace:  jsii.String("AWS/Events"),
+			MetricName: jsii.String("IngestionToInvocationStartLatency"),
+			Statistic:  jsii.String("Average"),
+			Period:     awscdk.Duration_Seconds(jsii.Number(60)),
+		}),
+		Threshold:         HealthAlarmThresholdMs,
+		Comparison:        awscloudwatch.ComparisonOperator_GREATER_THAN_THRESHOLD,
+		EvaluationPeriods: HealthAlarmPeriods,
+		TreatMissingData:  awscloudwatch.TreatMissingData_BREACHING,
+	}, topic)
+
+	healthCheck := awsroute53.NewCfnHealthCheck(c, jsii.String("HealthCheck"), &awsroute53.CfnHealthCheckProps{
+		HealthCheckConfig: &awsroute53.CfnHealthCheck_HealthCheckConfigProperty{
+			Type: jsii.String("CLOUDWATCH_METRIC"),
+			AlarmIdentifier: &awsroute53.CfnHealthCheck_AlarmIdentifierProperty{
+				Name: alarm.AlarmName(), Region: jsii.String(p.PrimaryRegion),
+			},
+			// Until the alarm has data, keep the last status instead of
+			// failing over on a fresh deployment.
+			InsufficientDataHealthStatus: jsii.String("LastKnownStatus"),
+		},
+		HealthCheckTags: &[]*awsroute53.CfnHealthCheck_HealthCheckTagProperty{
+			{Key: jsii.String("Name"), Value: jsii.String(n.HealthAlarm())},
+		},
+	})
+
+	role := newReplicationRole(c, stack, p, primaryBus, secondaryBus)
+
+	endpoint := awsevents.NewCfnEndpoint(c, jsii.String("Endpoint"), &awsevents.CfnEndpointProps{
+		Name:        jsii.String(n.Endpoint()),
+		Description: jsii.String("TAP " + n.Env + " ingestion: " + p.PrimaryRegion + ", failing over to " + p.SecondaryRegion),
+		RoutingConfig: &awsevents.CfnEndpoint_RoutingConfigProperty{
+			FailoverConfig: &awsevents.CfnEndpoint_FailoverConfigProperty{
+				Primary:   &awsevents.CfnEndpoint_PrimaryProperty{HealthCheck: HealthCheckArn(stack, healthCheck.AttrHealthCheckId())},
+				Secondary: &awsevents.CfnEndpoint_SecondaryProperty{Route: jsii.String(p.SecondaryRegion)},
+			},
+		},
+		EventBuses: &[]any{
+			&awsevents.CfnEndpoint_EndpointEventBusProperty{EventBusArn: primaryBus},
+			&awsevents.CfnEndpoint_EndpointEventBusProperty{EventBusArn: secondaryBus},
+		},
+		ReplicationConfig: &awsevents.CfnEndpoint_ReplicationConfigProperty{State: jsii.String("ENABLED")},
+		RoleArn:           role.RoleArn(),
+	})
+	return &Failover{Construct: c, HealthAlarm: alarm, HealthCheck: healthCheck, Endpoint: endpoint, ReplicationRole: role}
+}
+
+// newReplicationRole is the role EventBridge assumes to replicate events from
+// the primary bus to the secondary: it may manage only the endpoint's managed
+// rules, put events only on the two buses, and pass only itself.
+func newReplicationRole(c constructs.Construct, stack awscdk.Stack, p FailoverProps, primaryBus, secondaryBus *string) awsiam.Role {
+	n := p.Names
+	role := awsiam.NewRole(c, jsii.String("ReplicationRole"), &awsiam.RoleProps{
+		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("events.amazonaws.com"), nil),
+		Description: jsii.String("Replicates events of " + n.Endpoint() + " between the two " + n.Bus() + " buses"),
+	})
+	// A separate policy resource (not inline in the role) so the PassRole
+	// statement can name the role's own ARN without a circular reference.
+	policy := awsiam.NewPolicy(c, jsii.String("ReplicationPolicy"), &awsiam.PolicyProps{
+		Roles: &[]awsiam.IRole{role},
+		Statements: &[]awsiam.PolicyStatement{
+			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+				Sid:     jsii.String("ManageEndpointManagedRules"),
+				Actions: jsii.Strings("events:PutRule", "events:PutTargets", "events:DeleteRule", "events:RemoveTargets"),
+				Resources: &[]*string{
+					ManagedRuleArnPattern(stack, p.PrimaryRegion, n.Bus()),
+					ManagedRuleArnPattern(stack, p.SecondaryRegion, n.Bus()),
+				},
+			}),
+			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+				Sid:       jsii.String("PutEventsOnBothBuses"),
+				Actions:   jsii.Strings("events:PutEvents"),
+				Resources: &[]*string{primaryBus, secondaryBus},
+			}),
+			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+				Sid:        jsii.String("PassOnlyItselfToEventBridge"),
+				Actions:    jsii.Strings("iam:PassRole"),
+				Resources:  &[]*string{role.RoleArn()},
+				Conditions: &map[string]any{"StringLike": map[string]any{"iam:PassedToService": "events.amazonaws.com"}},
+			}),
+		},
+	})
+	suppress(policy, suppression{
+		rule:   "AwsSolutions-IAM5",
+		reason: "EventBridge names the global endpoint's replication rules GlobalEndpointManagedRule-<random>; the wildcard is limited to that prefix on this environment's bus in the two regions.",
+		appliesToRegex: []string{
+			"/^Resource::arn:[^:]+:events:(" + regexp.QuoteMeta(p.PrimaryRegion) + "|" + regexp.QuoteMeta(p.SecondaryRegion) +
+				"):(<AWS::AccountId>|[0-9]{12}):rule\\/" + regexp.QuoteMeta(n.Bus()) + "\\/GlobalEndpointManagedRule-\\*$/",
+		},
+	})
+	return role
+}

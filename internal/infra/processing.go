@@ -1,0 +1,200 @@
+package infra
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/tap-trading/tap/internal/names"
+	"github.com/tap-trading/tap/internal/schema"
+)
+
+// DLQAgeThreshold is how old the oldest dead-lettered message may get before
+// the age alarm says nobody is looking at the queue.
+const DLQAgeThreshold = time.Hour
+
+// ReplicationLatencyThreshold is the average replication latency (over three
+// 5-minute periods) above which the pair of regions is drifting apart.
+const ReplicationLatencyThreshold = 30 * time.Second
+
+// ProcessingProps configure one region's processing path. The construct is
+// identical in both regions; only Region and PeerRegion differ.
+type ProcessingProps struct {
+	// Names are the environment's resource names. Required.
+	Names names.Names
+	// Region is the stack's region. Required.
+	Region string
+	// PeerRegion is the other region of the pair (for the replication metric). Required.
+	PeerRegion string
+	// AlertEmail is subscribed to the alert topic. Required.
+	AlertEmail string
+	// AssetDir holds the prebuilt processor `bootstrap`. Required.
+	AssetDir string
+	// TargetRetryAttempts and TargetMaxEventAge are the rule target's retry
+	// policy. Required (config defaults: 185 and 24 h, the service maximums).
+	TargetRetryAttempts int
+	TargetMaxEventAge   time.Duration
+	// ArchiveRetentionDays of the bus archive; 0 keeps events forever. Default 0.
+	ArchiveRetentionDays int
+	// Processor configures the function; its names, table and queue fields
+	// are filled in by NewProcessing.
+	Processor ProcessorProps
+}
+
+// Processing is everything one region runs.
+type Processing struct {
+	constructs.Construct
+	Bus           *TradingBus
+	Rule          awsevents.Rule
+	DeliveryDLQ   awssqs.Queue
+	ProcessingDLQ awssqs.Queue
+	Processor     *Processor
+	Heartbeat     *Heartbeat
+	Alerts        *AlertTopic
+	Alarms        []awscloudwatch.Alarm
+	Dashboard     awscloudwatch.Dashboard
+}
+
+// NewProcessing creates the region's bus, archive, rule, processor, both
+// dead-letter queues, heartbeat, alert topic, alarms and dashboard.
+func NewProcessing(scope constructs.Construct, id string, p ProcessingProps) *Processing {
+	c := constructs.NewConstruct(scope, jsii.String(id))
+	stack := awscdk.Stack_Of(c)
+	n := p.Names
+	out := &Processing{Construct: c}
+
+	out.Bus = NewTradingBus(c, "TradingBus", TradingBusProps{
+		BusName: n.Bus(), ArchiveName: n.Archive(), ArchiveRetentionDays: p.ArchiveRetentionDays,
+	})
+	out.DeliveryDLQ = NewDeadLetterQueue(c, "DeliveryDLQ", DeadLetterQueueProps{QueueName: n.DeliveryDLQ()})
+	out.ProcessingDLQ = NewDeadLetterQueue(c, "ProcessingDLQ", DeadLetterQueueProps{QueueName: n.ProcessingDLQ()})
+
+	pp := p.Processor
+	pp.FunctionName = n.Processor()
+	pp.AssetDir = p.AssetDir
+	pp.TableName = n.Table()
+	pp.TableArn = TableArn(stack, p.Region, n.Table())
+	pp.ProcessingDLQ = out.ProcessingDLQ
+	pp.ServiceName = n.ServiceName()
+	pp.MetricsNamespace = n.MetricsNamespace()
+	out.Processor = NewProcessor(c, "Processor", pp)
+
+	out.Rule = NewProcessorRule(c, "ProcessorRule", ProcessorRuleProps{
+		RuleName:      n.ProcessorRule(),
+		Bus:           out.Bus.Bus,
+		Pattern:       schema.ProcessorPattern(),
+		Function:      out.Processor.Function,
+		DeliveryDLQ:   out.DeliveryDLQ,
+		RetryAttempts: p.TargetRetryAttempts,
+		MaxEventAge:   p.TargetMaxEventAge,
+	})
+	out.Heartbeat = NewHeartbeat(c, "Heartbeat", HeartbeatProps{
+		ScheduleName: n.HeartbeatSchedule(), BusArn: out.Bus.Bus.EventBusArn(), Region: p.Region,
+	})
+	out.Alerts = NewAlertTopic(c, "Alerts", AlertTopicProps{TopicName: n.AlertTopic(), Email: p.AlertEmail})
+
+	timeout := out.Processor.Function.Timeout()
+	out.Alarms = make([]awscloudwatch.Alarm, 0, 10)
+	for _, a := range processingAlarms(n, p, out, timeout) {
+		out.Alarms = append(out.Alarms, NewAlarm(c, a.id, a.spec, out.Alerts.Topic))
+	}
+	out.Dashboard = newDashboard(c, n.Dashboard(p.Region), out.Alarms)
+	return out
+}
+
+type namedAlarm struct {
+	id   string
+	spec AlarmSpec
+}
+
+// processingAlarms are the alarms of DESIGN §5 for one region.
+func processingAlarms(n names.Names, p ProcessingProps, out *Processing, timeout awscdk.Duration) []namedAlarm {
+	minute, fiveMinutes := awscdk.Duration_Minutes(jsii.Number(1)), awscdk.Duration_Minutes(jsii.Number(5))
+	max := func(o *awscloudwatch.MetricOptions) *awscloudwatch.MetricOptions {
+		o.Statistic, o.Period = jsii.String("Maximum"), minute
+		return o
+	}
+	sum := &awscloudwatch.MetricOptions{Statistic: jsii.String("Sum"), Period: fiveMinutes}
+	ruleDims := map[string]*string{"EventBusName": jsii.String(n.Bus()), "RuleName": jsii.String(n.ProcessorRule())}
+	fn := out.Processor.Function
+	timeoutMs := *timeout.ToMilliseconds(nil)
+
+	var alarms []namedAlarm
+	for _, q := range []struct {
+		id, what, name string
+		queue          awssqs.Queue
+		meaning        string
+	}{
+		{"DeliveryDLQ", "delivery-dlq", n.DeliveryDLQ(), out.DeliveryDLQ, "EventBridge could not deliver events to the processor"},
+		{"ProcessingDLQ", "processing-dlq", n.ProcessingDLQ(), out.ProcessingDLQ, "the processor failed or rejected events"},
+	} {
+		alarms = append(alarms,
+			namedAlarm{q.id + "DepthAlarm", AlarmSpec{
+				Name:        n.Alarm(p.Region, q.what+"-depth"),
+				Description: fmt.Sprintf("%s has messages: %s. Inspect with `tapctl dlq list`, fix, then `tapctl dlq redrive`.", q.name, q.meaning),
+				Metric:      q.queue.MetricApproximateNumberOfMessagesVisible(max(&awscloudwatch.MetricOptions{})),
+				Threshold:   1,
+			}},
+			namedAlarm{q.id + "AgeAlarm", AlarmSpec{
+				Name:        n.Alarm(p.Region, q.what+"-age"),
+				Description: fmt.Sprintf("The oldest message in %s is over %s old: dead-lettered events are not being handled.", q.name, DLQAgeThreshold),
+				Metric:      q.queue.MetricApproximateAgeOfOldestMessage(max(&awscloudwatch.MetricOptions{})),
+				Threshold:   DLQAgeThreshold.Seconds(),
+			}},
+		)
+	}
+	alarms = append(alarms,
+		namedAlarm{"ProcessorErrorsAlarm", AlarmSpec{
+			Name:        n.Alarm(p.Region, "processor-errors"),
+			Description: "The processor returned errors (Lambda retries them, then sends them to the processing DLQ).",
+			Metric:      fn.MetricErrors(sum),
+			Threshold:   1,
+		}},
+		namedAlarm{"ProcessorThrottlesAlarm", AlarmSpec{
+			Name:        n.Alarm(p.Region, "processor-throttles"),
+			Description: "The processor was throttled: raise its reserved concurrency or the account limit.",
+			Metric:      fn.MetricThrottles(sum),
+			Threshold:   1,
+		}},
+		namedAlarm{"ProcessorDurationAlarm", AlarmSpec{
+			Name:              n.Alarm(p.Region, "processor-duration-p99"),
+			Description:       "Processor p99 duration is above 80% of its timeout for 15 minutes: invocations are close to timing out.",
+			Metric:            fn.MetricDuration(&awscloudwatch.MetricOptions{Statistic: jsii.String("p99"), Period: fiveMinutes}),
+			Threshold:         0.8 * timeoutMs,
+			Comparison:        awscloudwatch.ComparisonOperator_GREATER_THAN_THRESHOLD,
+			EvaluationPeriods: 3,
+		}},
+		namedAlarm{"RuleFailedInvocationsAlarm", AlarmSpec{
+			Name:        n.Alarm(p.Region, "rule-failed-invocations"),
+			Description: "EventBridge failed permanently to invoke the processor for some events.",
+			Metric:      metric("AWS/Events", "FailedInvocations", "Sum", fiveMinutes, ruleDims),
+			Threshold:   1,
+		}},
+		namedAlarm{"RuleInvocationsSentToDlqAlarm", AlarmSpec{
+			Name:        n.Alarm(p.Region, "rule-invocations-sent-to-dlq"),
+			Description: "EventBridge sent events to the delivery DLQ after exhausting its retry policy.",
+			Metric:      metric("AWS/Events", "InvocationsSentToDlq", "Sum", fiveMinutes, ruleDims),
+			Threshold:   1,
+		}},
+		// DynamoDB publishes ReplicationLatency in the region a write comes
+		// from, one series per receiving region: this region's alarm watches
+		// what its replica sends to the peer, and the peer's alarm the reverse.
+		namedAlarm{"ReplicationLatencyAlarm", AlarmSpec{
+			Name:        n.Alarm(p.Region, "replication-latency"),
+			Description: fmt.Sprintf("Replication of %s from %s to %s averages over %s.", n.Table(), p.Region, p.PeerRegion, ReplicationLatencyThreshold),
+			Metric: metric("AWS/DynamoDB", "ReplicationLatency", "Average", fiveMinutes, map[string]*string{
+				"TableName": jsii.String(n.Table()), "ReceivingRegion": jsii.String(p.PeerRegion),
+			}),
+			Threshold:         float64(ReplicationLatencyThreshold.Milliseconds()),
+			Comparison:        awscloudwatch.ComparisonOperator_GREATER_THAN_THRESHOLD,
+			EvaluationPeriods: 3,
+		}},
+	)
+	return alarms
+}

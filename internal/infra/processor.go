@@ -1,0 +1,183 @@
+package infra
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambdadestinations"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+)
+
+// Environment variables the processor is configured by (DESIGN §4).
+const (
+	EnvTableName        = "TABLE_NAME"
+	EnvProcessingDLQURL = "PROCESSING_DLQ_URL"
+	EnvServiceName      = "POWERTOOLS_SERVICE_NAME"
+	EnvMetricsNamespace = "POWERTOOLS_METRICS_NAMESPACE"
+	EnvLogLevel         = "POWERTOOLS_LOG_LEVEL"
+)
+
+// ProcessorProps configure the processor Lambda.
+type ProcessorProps struct {
+	// FunctionName is the physical name, the same in each region. Required.
+	FunctionName string
+	// AssetDir holds the prebuilt `bootstrap` binary (see package bundle). Required.
+	AssetDir string
+	// TableName is the orders table, passed as TABLE_NAME. Required.
+	TableName string
+	// TableArn is this region's replica; the only table the role may write. Required.
+	TableArn *string
+	// ProcessingDLQ receives events the function fails or refuses. Required.
+	ProcessingDLQ awssqs.IQueue
+	// ServiceName and MetricsNamespace label logs and EMF metrics. Required.
+	ServiceName, MetricsNamespace string
+	// LogLevel is POWERTOOLS_LOG_LEVEL. Default "INFO".
+	LogLevel string
+	// MemoryMB is the memory size. Default 256.
+	MemoryMB int
+	// Timeout per invocation. Default 30 s.
+	Timeout time.Duration
+	// ReservedConcurrency caps concurrent executions. Default 0: unreserved.
+	ReservedConcurrency int
+	// LogRetentionDays of the function's log group (a CloudWatch Logs period). Default 30.
+	LogRetentionDays int
+	// AsyncRetryAttempts is how often Lambda retries a failed async event
+	// (0..2). Zero is a valid setting, so there is no default here: TAP passes
+	// the configured value (config default 2).
+	AsyncRetryAttempts int
+	// AsyncMaxEventAge is how long Lambda keeps an async event. Default 6 h.
+	AsyncMaxEventAge time.Duration
+}
+
+// Processor is the function with its role, log group and async invoke config.
+type Processor struct {
+	constructs.Construct
+	Function     awslambda.Function
+	Role         awsiam.Role
+	LogGroup     awslogs.LogGroup
+	InvokeConfig awslambda.EventInvokeConfig
+}
+
+// NewProcessor creates the provided.al2023 arm64 function from the bootstrap
+// asset, with active tracing, its own log group, a least-privilege inline role
+// and an async invoke config whose on-failure destination is the processing DLQ.
+func NewProcessor(scope constructs.Construct, id string, p ProcessorProps) *Processor {
+	p = p.withDefaults()
+	c := constructs.NewConstruct(scope, jsii.String(id))
+
+	logGroup := awslogs.NewLogGroup(c, jsii.String("LogGroup"), &awslogs.LogGroupProps{
+		LogGroupName:  jsii.String("/aws/lambda/" + p.FunctionName),
+		Retention:     retentionDays(p.LogRetentionDays),
+		RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
+	})
+
+	// An explicit role: the default one would attach the managed
+	// AWSLambdaBasicExecutionRole, which may write to any log group.
+	role := awsiam.NewRole(c, jsii.String("Role"), &awsiam.RoleProps{
+		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
+		Description: jsii.String("Runs " + p.FunctionName + ": writes this region's orders table replica and its processing DLQ"),
+	})
+	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:       jsii.String("OrdersTableThisRegion"),
+		Actions:   jsii.Strings("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"),
+		Resources: &[]*string{p.TableArn},
+	}))
+	logGroup.GrantWrite(role)
+
+	fn := awslambda.NewFunction(c, jsii.String("Function"), &awslambda.FunctionProps{
+		FunctionName: jsii.String(p.FunctionName),
+		Runtime:      awslambda.Runtime_PROVIDED_AL2023(),
+		Architecture: awslambda.Architecture_ARM_64(),
+		Handler:      jsii.String("bootstrap"),
+		Code:         awslambda.Code_FromAsset(jsii.String(p.AssetDir), nil),
+		MemorySize:   jsii.Number(p.MemoryMB),
+		Timeout:      awscdk.Duration_Seconds(jsii.Number(p.Timeout.Seconds())),
+		Tracing:      awslambda.Tracing_ACTIVE,
+		Role:         role,
+		LogGroup:     logGroup,
+		Environment: &map[string]*string{
+			EnvTableName:        jsii.String(p.TableName),
+			EnvProcessingDLQURL: p.ProcessingDLQ.QueueUrl(),
+			EnvServiceName:      jsii.String(p.ServiceName),
+			EnvMetricsNamespace: jsii.String(p.MetricsNamespace),
+			EnvLogLevel:         jsii.String(p.LogLevel),
+		},
+		ReservedConcurrentExecutions: reserved(p.ReservedConcurrency),
+	})
+
+	// EventBridge invokes asynchronously, so function errors never reach the
+	// rule's DLQ: this config is what keeps a failed event from vanishing.
+	invoke := awslambda.NewEventInvokeConfig(c, jsii.String("AsyncInvoke"), &awslambda.EventInvokeConfigProps{
+		Function:      fn,
+		RetryAttempts: jsii.Number(p.AsyncRetryAttempts),
+		MaxEventAge:   awscdk.Duration_Seconds(jsii.Number(p.AsyncMaxEventAge.Seconds())),
+		OnFailure:     awslambdadestinations.NewSqsDestination(p.ProcessingDLQ),
+	})
+
+	suppress(role,
+		suppression{
+			rule:      "AwsSolutions-IAM5",
+			reason:    "X-Ray PutTraceSegments/PutTelemetryRecords have no resource-level permissions; AWS requires Resource '*' for them.",
+			appliesTo: []string{"Resource::*"},
+		},
+	)
+	return &Processor{Construct: c, Function: fn, Role: role, LogGroup: logGroup, InvokeConfig: invoke}
+}
+
+func (p ProcessorProps) withDefaults() ProcessorProps {
+	if p.LogLevel == "" {
+		p.LogLevel = "INFO"
+	}
+	if p.MemoryMB == 0 {
+		p.MemoryMB = 256
+	}
+	if p.Timeout == 0 {
+		p.Timeout = 30 * time.Second
+	}
+	if p.LogRetentionDays == 0 {
+		p.LogRetentionDays = 30
+	}
+	if p.AsyncMaxEventAge == 0 {
+		p.AsyncMaxEventAge = 6 * time.Hour
+	}
+	return p
+}
+
+func reserved(n int) *float64 {
+	if n == 0 {
+		return nil
+	}
+	return jsii.Number(n)
+}
+
+// logicalRef is the stack-local logical ID of a construct's CloudFormation
+// resource, as cdk-nag spells it in IAM5 findings.
+func logicalRef(c constructs.IConstruct) string {
+	child := c.Node().DefaultChild().(awscdk.CfnElement)
+	return *awscdk.Stack_Of(c).GetLogicalId(child)
+}
+
+// retentionDays maps a validated number of days to the CDK enum.
+func retentionDays(days int) awslogs.RetentionDays {
+	m := map[int]awslogs.RetentionDays{
+		1: awslogs.RetentionDays_ONE_DAY, 3: awslogs.RetentionDays_THREE_DAYS, 5: awslogs.RetentionDays_FIVE_DAYS,
+		7: awslogs.RetentionDays_ONE_WEEK, 14: awslogs.RetentionDays_TWO_WEEKS, 30: awslogs.RetentionDays_ONE_MONTH,
+		60: awslogs.RetentionDays_TWO_MONTHS, 90: awslogs.RetentionDays_THREE_MONTHS, 120: awslogs.RetentionDays_FOUR_MONTHS,
+		150: awslogs.RetentionDays_FIVE_MONTHS, 180: awslogs.RetentionDays_SIX_MONTHS, 365: awslogs.RetentionDays_ONE_YEAR,
+		400: awslogs.RetentionDays_THIRTEEN_MONTHS, 545: awslogs.RetentionDays_EIGHTEEN_MONTHS, 731: awslogs.RetentionDays_TWO_YEARS,
+		1096: awslogs.RetentionDays_THREE_YEARS, 1827: awslogs.RetentionDays_FIVE_YEARS, 2192: awslogs.RetentionDays_SIX_YEARS,
+		2557: awslogs.RetentionDays_SEVEN_YEARS, 2922: awslogs.RetentionDays_EIGHT_YEARS, 3288: awslogs.RetentionDays_NINE_YEARS,
+		3653: awslogs.RetentionDays_TEN_YEARS,
+	}
+	r, ok := m[days]
+	if !ok {
+		panic(fmt.Sprintf("infra: %d is not a CloudWatch Logs retention period (config validates this)", days))
+	}
+	return r
+}

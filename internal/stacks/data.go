@@ -1,0 +1,41 @@
+package stacks
+
+import (
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
+	"github.com/aws/constructs-go/constructs/v10"
+
+	"github.com/tap-trading/tap/internal/config"
+	"github.com/tap-trading/tap/internal/infra"
+	"github.com/tap-trading/tap/internal/schema"
+)
+
+// Data is the Tap-<env>-Data stack (primary region): the orders global table.
+type Data struct {
+	awscdk.Stack
+	Table awsdynamodb.TableV2
+}
+
+// NewData creates the data stack.
+func NewData(scope constructs.Construct, cfg config.Config) *Data {
+	n := cfg.Names()
+	s := newStack(scope, n.DataStack(), cfg.PrimaryRegion,
+		"TAP "+cfg.Env+": orders global table ("+cfg.PrimaryRegion+" + "+cfg.SecondaryRegion+")", cfg)
+
+	props := infra.OrdersTableProps{
+		TableName:      n.Table(),
+		Schema:         schema.Orders(),
+		ReplicaRegions: []string{cfg.SecondaryRegion},
+	}
+	if cfg.BillingMode == config.Provisioned {
+		props.Provisioned = &infra.ProvisionedCapacity{
+			ReadMin: cfg.ReadCapacity.Min, ReadMax: cfg.ReadCapacity.Max,
+			WriteMin: cfg.WriteCapacity.Min, WriteMax: cfg.WriteCapacity.Max,
+		}
+	}
+	table := infra.NewOrdersTable(s, "Orders", props)
+
+	output(s, "TableName", table.TableName(), "Orders table name (the same in both regions)")
+	output(s, "TableArn", table.TableArn(), "Orders table ARN in the primary region")
+	return &Data{Stack: s, Table: table}
+}

@@ -1,0 +1,52 @@
+package stacks
+
+import (
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/constructs-go/constructs/v10"
+
+	"github.com/tap-trading/tap/internal/config"
+	"github.com/tap-trading/tap/internal/infra"
+)
+
+// Processing is a Tap-<env>-Processing-<region> stack.
+type Processing struct {
+	awscdk.Stack
+	*infra.Processing
+}
+
+// NewProcessing creates the processing stack of region; assetDir holds the
+// prebuilt processor bootstrap.
+func NewProcessing(scope constructs.Construct, cfg config.Config, region, assetDir string) *Processing {
+	n := cfg.Names()
+	s := newStack(scope, n.ProcessingStack(region), region,
+		"TAP "+cfg.Env+": processing path in "+region+" (bus, rule, processor, DLQs, heartbeat, alarms)", cfg)
+
+	p := infra.NewProcessing(s, "Processing", infra.ProcessingProps{
+		Names:                n,
+		Region:               region,
+		PeerRegion:           cfg.Peer(region),
+		AlertEmail:           cfg.AlertEmail,
+		AssetDir:             assetDir,
+		TargetRetryAttempts:  cfg.TargetRetryAttempts,
+		TargetMaxEventAge:    cfg.TargetMaxEventAge,
+		ArchiveRetentionDays: cfg.ArchiveRetentionDays,
+		Processor: infra.ProcessorProps{
+			LogLevel:            cfg.LogLevel,
+			MemoryMB:            cfg.ProcessorMemoryMB,
+			Timeout:             cfg.ProcessorTimeout,
+			ReservedConcurrency: cfg.ProcessorReservedConcurrency,
+			LogRetentionDays:    cfg.LogRetentionDays,
+			AsyncRetryAttempts:  cfg.AsyncRetryAttempts,
+			AsyncMaxEventAge:    cfg.AsyncMaxEventAge,
+		},
+	})
+
+	output(s, "BusName", p.Bus.Bus.EventBusName(), "Trading event bus name")
+	output(s, "BusArn", p.Bus.Bus.EventBusArn(), "Trading event bus ARN")
+	output(s, "DeliveryDlqUrl", p.DeliveryDLQ.QueueUrl(), "Queue of events EventBridge could not deliver")
+	output(s, "ProcessingDlqUrl", p.ProcessingDLQ.QueueUrl(), "Queue of events the processor failed or rejected")
+	output(s, "ProcessorName", p.Processor.Function.FunctionName(), "Processor Lambda function name")
+	output(s, "AlertTopicArn", p.Alerts.Topic.TopicArn(), "SNS topic every alarm notifies")
+	output(s, "DashboardName", p.Dashboard.DashboardName(), "CloudWatch dashboard of this region")
+	return &Processing{Stack: s, Processing: p}
+}

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Checks (and where it can, installs) what TAP's build and tests need. Idempotent:
+# safe to run on every `make test`. Versions are pinned; a wrong one is an error.
+set -euo pipefail
+
+want_go_minor="1.26"
+want_moto="5.2.1"
+want_cfnlint="1.51.0"
+want_node_major="20"
+
+fail=0
+say() { printf 'setup: %s\n' "$*" >&2; }
+problem() { say "$*"; fail=1; }
+
+# Go: the module pins the language version; the toolchain must be at least it.
+if ! command -v go >/dev/null; then
+	problem "go not found: install Go ${want_go_minor}.x from https://go.dev/dl/"
+else
+	have=$(go env GOVERSION | sed 's/^go//')
+	case "$have" in ${want_go_minor}.*|1.2[7-9].*) ;; *) problem "go $have found; need go ${want_go_minor}.x or newer";; esac
+fi
+
+# Node.js: the CDK's jsii runtime runs the construct library in node.
+if ! command -v node >/dev/null; then
+	problem "node not found: install Node.js ${want_node_major} (Debian: apt-get install nodejs npm)"
+else
+	major=$(node -p 'process.versions.node.split(".")[0]')
+	[ "$major" -ge 18 ] || problem "node $(node --version) found; the CDK needs Node.js >= 18 (tested on ${want_node_major})"
+fi
+
+# moto (local AWS, DESIGN §8) and cfn-lint (template linter): Python tools.
+check_py_tool() { # name binary version-command wanted
+	local name=$1 bin=$2 wanted=$4 have
+	if ! command -v "$bin" >/dev/null; then
+		problem "$bin not found: pip install '$name==$wanted' (moto: 'moto[server]==$wanted')"
+		return
+	fi
+	have=$(eval "$3" 2>/dev/null | grep -oE '[0-9]+\.[0-9]+\.[0-9]+' | head -1 || true)
+	if [ "$have" != "$wanted" ]; then
+		say "warning: $bin $have found; TAP is tested with $wanted (pip install '$name==$wanted')"
+	fi
+}
+check_py_tool moto moto_server "python3 -c 'import moto; print(moto.__version__)'" "$want_moto"
+check_py_tool cfn-lint cfn-lint "cfn-lint --version" "$want_cfnlint"
+
+# Go modules: download once so tests run offline afterwards.
+if [ "$fail" -eq 0 ]; then
+	go mod download
+fi
+
+[ "$fail" -eq 0 ] || { say "fix the above, then run make setup again"; exit 1; }
+say "ok: go $(go env GOVERSION | sed 's/^go//'), node $(node --version), moto_server, cfn-lint present"
