@@ -85,7 +85,7 @@ func NewProcessor(scope constructs.Construct, id string, p ProcessorProps) *Proc
 	})
 	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Sid:       jsii.String("OrdersTableThisRegion"),
-		Actions:   jsii.Strings("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"),
+		Actions:   jsii.Strings("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"),
 		Resources: &[]*string{p.TableArn},
 	}))
 	logGroup.GrantWrite(role)

@@ -113,7 +113,7 @@ func TestProcessorRoleTouchesOnlyItsRegion(t *testing.T) {
 				resource any
 				actions  []string
 			}{
-				"dynamodb": {table, []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}},
+				"dynamodb": {table, []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"}},
 				"sqs":      {arnOf(id.processingDLQ), []string{"sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"}},
 				"logs":     {arnOf(id.logGroup), []string{"logs:CreateLogStream", "logs:PutLogEvents"}},
 				"xray":     {"*", []string{"xray:PutTraceSegments", "xray:PutTelemetryRecords"}},

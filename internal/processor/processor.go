@@ -1,0 +1,271 @@
+// Package processor is TAP's event processor (DESIGN §2–§5): it decodes and
+// validates one EventBridge event, applies it with the store's two idempotent
+// writes, dead-letters permanent failures with their reason, returns transient
+// failures as errors so Lambda retries, and reports every outcome in logs, EMF
+// metrics and traces.
+package processor
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambdacontext"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/tap-trading/tap/internal/dlq"
+	"github.com/tap-trading/tap/internal/event"
+	"github.com/tap-trading/tap/internal/logging"
+	"github.com/tap-trading/tap/internal/metrics"
+	"github.com/tap-trading/tap/internal/store"
+	"github.com/tap-trading/tap/internal/tracing"
+)
+
+// Outcome is what processing one delivery did; every delivery that returns no
+// error has exactly one.
+type Outcome string
+
+// Outcomes. Rejected and Conflict are permanent failures: the event is in the
+// processing DLQ with its reason when Process returns.
+const (
+	Applied   Outcome = "applied"
+	Duplicate Outcome = "duplicate"
+	Stale     Outcome = "stale"
+	Rejected  Outcome = "rejected"
+	Conflict  Outcome = "conflict"
+	Heartbeat Outcome = "heartbeat"
+)
+
+// ReasonConflict is the dead-letter reason of an event whose (orderId, seq) is
+// already taken by another eventId.
+const ReasonConflict = "SEQ_CONFLICT"
+
+// SQS is the part of the SQS client the processor uses.
+type SQS interface {
+	SendMessage(ctx context.Context, in *sqs.SendMessageInput, opts ...func(*sqs.Options)) (*sqs.SendMessageOutput, error)
+}
+
+// Deps are the processor's collaborators, built once at init.
+type Deps struct {
+	// DynamoDB is the orders table's client.
+	DynamoDB store.Client
+	// SQS sends to the processing DLQ.
+	SQS SQS
+	// Stdout receives JSON logs and EMF metrics (Lambda ships both to
+	// CloudWatch Logs). Writes must be whole lines per call.
+	Stdout io.Writer
+	// Tracer, if not nil, records the invocation and its AWS calls.
+	Tracer *tracing.Tracer
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Handler processes events. It is safe for concurrent use (the local invoker
+// runs several at once); in Lambda one invocation runs at a time.
+type Handler struct {
+	cfg    Config
+	store  *store.Store
+	sqs    SQS
+	out    io.Writer
+	log    *slog.Logger
+	tracer *tracing.Tracer
+	now    func() time.Time
+	// warm flips on the first invocation: the only state kept across
+	// invocations, for the ColdStart metric and the cold_start log key.
+	warm atomic.Bool
+}
+
+// New builds a Handler. It makes no network calls, so init stays fast.
+func New(cfg Config, deps Deps) (*Handler, error) {
+	if deps.DynamoDB == nil || deps.SQS == nil || deps.Stdout == nil {
+		return nil, errors.New("processor: Deps.DynamoDB, Deps.SQS and Deps.Stdout are required")
+	}
+	// Validate the namespace once here, so Process never meets the error.
+	if _, err := metrics.New(io.Discard, cfg.MetricsNamespace, cfg.ServiceName); err != nil {
+		return nil, fmt.Errorf("processor: %s: %w", EnvMetricsNamespace, err)
+	}
+	now := deps.Now
+	if now == nil {
+		now = time.Now
+	}
+	return &Handler{
+		cfg:    cfg,
+		store:  store.New(deps.DynamoDB, cfg.TableName, cfg.Region, now),
+		sqs:    deps.SQS,
+		out:    deps.Stdout,
+		log:    logging.New(deps.Stdout, cfg.ServiceName, cfg.LogLevel),
+		tracer: deps.Tracer,
+		now:    now,
+	}, nil
+}
+
+// Handle is the Lambda entry point: a nil error means the event is accounted
+// for (applied, duplicate, stale, or dead-lettered with its reason); an error
+// means a transient failure that Lambda must retry.
+func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) error {
+	_, err := h.Process(ctx, raw)
+	return err
+}
+
+// Process handles one event and reports its outcome.
+func (h *Handler) Process(ctx context.Context, raw json.RawMessage) (Outcome, error) {
+	start := h.now()
+	cold := !h.warm.Swap(true)
+
+	header := tracing.TraceHeader(ctx)
+	ctx, endSpan := h.tracer.StartInvocation(ctx, header)
+	inv := logging.Invocation{FunctionName: h.cfg.FunctionName, TraceID: tracing.RootTraceID(header), ColdStart: cold}
+	if lc, ok := lambdacontext.FromContext(ctx); ok {
+		inv.RequestID = lc.AwsRequestID
+	}
+	log := logging.ForInvocation(h.log, inv)
+	// Recorder creation cannot fail: the namespace was validated in New.
+	rec, _ := metrics.New(h.out, h.cfg.MetricsNamespace, h.cfg.ServiceName, metrics.WithClock(h.now))
+	rec.Add(metrics.EventsReceived, metrics.Count, 1)
+	if cold {
+		rec.Add(metrics.ColdStart, metrics.Count, 1)
+	}
+	logging.DebugPayload(ctx, log, "event received", raw)
+
+	outcome, err := h.process(ctx, log, rec, raw)
+
+	rec.Add(metrics.ProcessingLatency, metrics.Milliseconds, ms(h.now().Sub(start)))
+	if ferr := rec.Flush(); ferr != nil {
+		log.Warn("metrics not written", slog.String("error", ferr.Error()))
+	}
+	if err != nil {
+		tracing.RecordFailure(ctx, err)
+	}
+	endSpan()
+	if h.tracer != nil {
+		// Spans are sent as they end; Flush only drains what is buffered.
+		_ = h.tracer.Flush(ctx)
+	}
+	return outcome, err
+}
+
+func (h *Handler) process(ctx context.Context, log *slog.Logger, rec *metrics.Recorder, raw []byte) (Outcome, error) {
+	d, err := event.Decode(raw, h.now())
+	log = log.With(slog.String(logging.KeyCorrelationID, d.EventID), slog.String(logging.KeyOrderID, d.OrderID))
+	if err != nil {
+		var verr *event.ValidationError
+		if !errors.As(err, &verr) {
+			// Decode promises a *ValidationError; anything else is a bug, and
+			// retrying will not fix it either: dead-letter it.
+			verr = &event.ValidationError{Reason: event.ReasonMalformedJSON, Message: err.Error()}
+		}
+		return h.reject(ctx, log, rec, raw, d, Rejected, string(verr.Reason), verr.Message)
+	}
+	if d.Heartbeat != nil {
+		applied, err := h.store.RecordHeartbeat(ctx, *d.Heartbeat)
+		if err != nil {
+			log.Error("heartbeat not recorded, will be retried", slog.String("error", err.Error()))
+			return "", fmt.Errorf("record heartbeat for %s: %w", d.Heartbeat.Region, err)
+		}
+		log.Debug("heartbeat recorded", slog.String("heartbeat_region", d.Heartbeat.Region), slog.Bool("newer", applied))
+		tracing.Annotate(ctx, "", "", string(Heartbeat))
+		return Heartbeat, nil
+	}
+
+	r := d.Report
+	res, err := h.store.Apply(ctx, r)
+	if err != nil {
+		log.Error("event not applied, will be retried", slog.String("error", err.Error()))
+		tracing.Annotate(ctx, r.OrderID, r.EventID, "error")
+		return "", fmt.Errorf("apply event %s (order %s seq %d): %w", r.EventID, r.OrderID, r.Seq, err)
+	}
+	if res.Outcome == store.Conflict {
+		msg := fmt.Sprintf("order %s seq %d is already recorded with eventId %s; this event (%s) reuses the seq", r.OrderID, r.Seq, res.ExistingEventID, r.EventID)
+		return h.reject(ctx, log, rec, raw, d, Conflict, ReasonConflict, msg)
+	}
+
+	outcome := Outcome(res.Outcome)
+	switch outcome {
+	case Applied:
+		rec.Add(metrics.EventsApplied, metrics.Count, 1)
+	case Duplicate:
+		rec.Add(metrics.EventsDuplicate, metrics.Count, 1)
+	case Stale:
+		rec.Add(metrics.EventsStale, metrics.Count, 1)
+	}
+	rec.Add(metrics.EndToEndLatency, metrics.Milliseconds, ms(h.now().Sub(r.TransactTime)))
+	tracing.Annotate(ctx, r.OrderID, r.EventID, string(outcome))
+	log.Info("event processed", slog.String(logging.KeyOutcome, string(outcome)),
+		slog.Int64("seq", r.Seq), slog.Bool("state_applied", res.StateApplied))
+	return outcome, nil
+}
+
+// reject dead-letters a permanently failed event with its reason. The
+// invocation succeeds only if the dead letter is safely in the queue: a failed
+// send is returned as an error, so Lambda retries and nothing is lost.
+func (h *Handler) reject(ctx context.Context, log *slog.Logger, rec *metrics.Recorder, raw []byte, d event.Decoded, outcome Outcome, reason, message string) (Outcome, error) {
+	attrs := map[string]sqstypes.MessageAttributeValue{
+		dlq.AttrReason:   stringAttr(reason),
+		dlq.AttrMessage:  stringAttr(message),
+		dlq.AttrRegion:   stringAttr(h.cfg.Region),
+		dlq.AttrFailedAt: stringAttr(h.now().UTC().Format(time.RFC3339Nano)),
+	}
+	// IDs as sent, when there were any: SQS rejects empty attribute values.
+	if d.EventID != "" {
+		attrs[dlq.AttrEventID] = stringAttr(truncate(d.EventID))
+	}
+	if d.OrderID != "" {
+		attrs[dlq.AttrOrderID] = stringAttr(truncate(d.OrderID))
+	}
+	body := string(raw)
+	if !validBody(body) {
+		// SQS bodies must be valid UTF-8 XML text; keep the bytes recoverable.
+		body = strconv.Quote(body)
+	}
+	_, err := h.sqs.SendMessage(ctx, &sqs.SendMessageInput{
+		QueueUrl:          aws.String(h.cfg.ProcessingDLQURL),
+		MessageBody:       aws.String(body),
+		MessageAttributes: attrs,
+	})
+	if err != nil {
+		log.Error("dead letter not sent, will be retried", slog.String(logging.KeyReason, reason), slog.String("error", err.Error()))
+		return "", fmt.Errorf("send %s event to processing DLQ: %w", reason, err)
+	}
+	rec.Add(metrics.EventsRejected, metrics.Count, 1)
+	tracing.Annotate(ctx, d.OrderID, d.EventID, string(outcome))
+	log.Warn("event dead-lettered", slog.String(logging.KeyOutcome, string(outcome)),
+		slog.String(logging.KeyReason, reason), slog.String("detail", message))
+	return outcome, nil
+}
+
+func stringAttr(v string) sqstypes.MessageAttributeValue {
+	return sqstypes.MessageAttributeValue{DataType: aws.String("String"), StringValue: aws.String(v)}
+}
+
+// truncate keeps attribute values readable; the body holds the full event.
+func truncate(s string) string {
+	const max = 256
+	if len(s) > max {
+		return s[:max]
+	}
+	return s
+}
+
+// validBody reports whether s is acceptable as an SQS message body: valid
+// UTF-8 without the control characters SQS refuses.
+func validBody(s string) bool {
+	for _, r := range s {
+		switch {
+		case r == 0xFFFD:
+			return false
+		case r < 0x20 && r != '\t' && r != '\n' && r != '\r':
+			return false
+		}
+	}
+	return true
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
