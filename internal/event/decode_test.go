@@ -112,10 +112,10 @@ func TestDecodeAccepts(t *testing.T) {
 		{"fractional quantities with carries", func(m map[string]json.RawMessage) {
 			m["orderQty"], m["cumQty"], m["leavesQty"] = raw(`"10"`), raw(`"9.99999999"`), raw(`"0.00000001"`)
 		}, nil},
-		{"largest seq", func(m map[string]json.RawMessage) { m["seq"] = raw(`9223372036854775807`) },
+		{"largest seq", func(m map[string]json.RawMessage) { m["seq"] = raw(`9999999999`) },
 			func(t *testing.T, r *ExecutionReport) {
-				if r.Seq != 1<<63-1 {
-					t.Errorf("Seq = %d, want %d", r.Seq, int64(1<<63-1))
+				if r.Seq != MaxSeq {
+					t.Errorf("Seq = %d, want %d", r.Seq, int64(MaxSeq))
 				}
 			}},
 		{"64-char orderId and 16-char symbol", func(m map[string]json.RawMessage) {
@@ -186,6 +186,7 @@ var detailRejections = []struct {
 	{"seq exponent", set("seq", `1e3`), ReasonInvalidSeq, "seq"},
 	{"seq string", set("seq", `"5"`), ReasonInvalidSeq, "seq"},
 	{"seq overflow", set("seq", `9223372036854775808`), ReasonInvalidSeq, "seq"},
+	{"seq over 10 digits", set("seq", `10000000000`), ReasonInvalidSeq, "seq"},
 	{"seq huge", set("seq", `123456789012345678901234567890`), ReasonInvalidSeq, "seq"},
 	{"seq bool", set("seq", `true`), ReasonInvalidSeq, "seq"},
 	{"seq array", set("seq", `[1]`), ReasonInvalidSeq, "seq"},

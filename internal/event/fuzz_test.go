@@ -91,8 +91,8 @@ func oracleReport(t *testing.T, r *ExecutionReport) {
 	if !reID.MatchString(r.OrderID) || !reID.MatchString(r.AccountID) {
 		fail("orderId/accountId charset")
 	}
-	if r.Seq < 1 {
-		fail("seq ≥ 1")
+	if r.Seq < 1 || r.Seq > MaxSeq {
+		fail("1 ≤ seq ≤ MaxSeq")
 	}
 	if !slices.Contains([]ExecType{"NEW", "PARTIAL_FILL", "FILL", "CANCELED", "REPLACED", "REJECTED", "EXPIRED"}, r.ExecType) {
 		fail("execType enum")

@@ -30,7 +30,7 @@ const (
 	ReasonInvalidEventID Reason = "INVALID_EVENT_ID"
 	// ReasonInvalidID: orderId or accountId is not 1–64 chars of [A-Za-z0-9._:-].
 	ReasonInvalidID Reason = "INVALID_ID"
-	// ReasonInvalidSeq: seq is not a JSON integer in 1..2^63-1.
+	// ReasonInvalidSeq: seq is not a JSON integer in 1..MaxSeq (10 digits, the width of the EXEC# sort key).
 	ReasonInvalidSeq Reason = "INVALID_SEQ"
 	// ReasonInvalidExecType: execType is not one of the contract's types.
 	ReasonInvalidExecType Reason = "INVALID_EXEC_TYPE"

@@ -157,8 +157,12 @@ func checkID(field, v string) *ValidationError {
 	return nil
 }
 
+// MaxSeq is the highest seq: execution sort keys carry seq as 10 zero-padded
+// digits (DESIGN §3), and a longer seq would sort before shorter ones.
+const MaxSeq = 9_999_999_999
+
 func checkSeq(seq int64) *ValidationError {
-	if seq < 1 {
+	if seq < 1 || seq > MaxSeq {
 		return badSeq(strconv.FormatInt(seq, 10))
 	}
 	return nil
@@ -166,7 +170,7 @@ func checkSeq(seq int64) *ValidationError {
 
 func badSeq(text string) *ValidationError {
 	return invalid(ReasonInvalidSeq, fieldSeq, fmt.Sprintf(
-		"seq %s is invalid: want a JSON integer from 1 to 9223372036854775807", text))
+		"seq %s is invalid: want a JSON integer from 1 to 9999999999", text))
 }
 
 func checkExecType(t ExecType) *ValidationError {

@@ -31,6 +31,7 @@ func TestValidate(t *testing.T) {
 		{"accountId bad", func(r *ExecutionReport) { r.AccountID = "a\x00" }, ReasonInvalidID, "accountId"},
 		{"seq zero", func(r *ExecutionReport) { r.Seq = 0 }, ReasonInvalidSeq, "seq"},
 		{"seq negative", func(r *ExecutionReport) { r.Seq = -7 }, ReasonInvalidSeq, "seq"},
+		{"seq wider than the EXEC# sort key", func(r *ExecutionReport) { r.Seq = MaxSeq + 1 }, ReasonInvalidSeq, "seq"},
 		{"execType empty", func(r *ExecutionReport) { r.ExecType = "" }, ReasonMissingField, "execType"},
 		{"execType bad", func(r *ExecutionReport) { r.ExecType = "PENDING_NEW" }, ReasonInvalidExecType, "execType"},
 		{"symbol empty", func(r *ExecutionReport) { r.Symbol = "" }, ReasonMissingField, "symbol"},
