@@ -6,9 +6,13 @@ package main
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"os"
+	"runtime"
+	"runtime/debug"
 
 	"github.com/aws/aws-lambda-go/lambda"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -18,6 +22,7 @@ import (
 )
 
 func main() {
+	tuneRuntime(os.Getenv)
 	h, err := initHandler(context.Background())
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -40,7 +45,7 @@ func initHandler(ctx context.Context) (*processor.Handler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("processor init: tracing: %w", err)
 	}
-	awsCfg, err := config.LoadDefaultConfig(ctx, config.WithRegion(cfg.Region))
+	awsCfg, err := config.LoadDefaultConfig(ctx, config.WithRegion(cfg.Region), config.WithHTTPClient(httpClient()))
 	if err != nil {
 		return nil, fmt.Errorf("processor init: AWS SDK config: %w", err)
 	}
@@ -50,5 +55,38 @@ func initHandler(ctx context.Context) (*processor.Handler, error) {
 		SQS:      sqs.NewFromConfig(awsCfg),
 		Stdout:   os.Stdout,
 		Tracer:   tracer,
+	})
+}
+
+// tuneRuntime sets the Go runtime for a Lambda execution environment; an
+// explicit GOMAXPROCS or GOGC in the function's environment wins.
+//
+// GOMAXPROCS=1: Lambda gives a 256 MB function about a seventh of one vCPU
+// (CPU share is proportional to memory) while the process sees all the host's
+// cores, and one invocation runs at a time, so a second P buys no parallelism.
+// It costs CPU instead: every HTTP exchange hands work between the caller and
+// net/http's read and write loop goroutines, and with idle Ps each hand-off
+// wakes another thread (futex, scheduler spinning) rather than running on this
+// one.
+//
+// GC percent 200: the live heap is a few MiB and each event allocates about
+// 100 KiB (mostly the AWS SDK), so at the default 100 the collector runs every
+// few dozen events; doubling the headroom halves that work for a few MiB more
+// of the function's 256 MB.
+func tuneRuntime(getenv func(string) string) {
+	if getenv("GOMAXPROCS") == "" {
+		runtime.GOMAXPROCS(1)
+	}
+	if getenv("GOGC") == "" {
+		debug.SetGCPercent(200)
+	}
+}
+
+// httpClient is the SDK's default client with a write buffer large enough for
+// a whole DynamoDB request: with net/http's default 4 KiB, a request whose
+// headers and body exceed it goes out in two write syscalls instead of one.
+func httpClient() *awshttp.BuildableClient {
+	return awshttp.NewBuildableClient().WithTransportOptions(func(tr *http.Transport) {
+		tr.WriteBufferSize = 16 << 10
 	})
 }
