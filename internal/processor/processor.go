@@ -13,8 +13,10 @@ import (
 	"io"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -133,8 +135,6 @@ func (h *Handler) Process(ctx context.Context, raw json.RawMessage) (Outcome, er
 	if cold {
 		rec.Add(metrics.ColdStart, metrics.Count, 1)
 	}
-	logging.DebugPayload(ctx, log, "event received", raw)
-
 	outcome, err := h.process(ctx, log, rec, raw)
 
 	rec.Add(metrics.ProcessingLatency, metrics.Milliseconds, ms(h.now().Sub(start)))
@@ -155,6 +155,7 @@ func (h *Handler) Process(ctx context.Context, raw json.RawMessage) (Outcome, er
 func (h *Handler) process(ctx context.Context, log *slog.Logger, rec *metrics.Recorder, raw []byte) (Outcome, error) {
 	d, err := event.Decode(raw, h.now())
 	log = log.With(slog.String(logging.KeyCorrelationID, d.EventID), slog.String(logging.KeyOrderID, d.OrderID))
+	logging.DebugPayload(ctx, log, "event received", raw)
 	if err != nil {
 		var verr *event.ValidationError
 		if !errors.As(err, &verr) {
@@ -214,11 +215,13 @@ func (h *Handler) reject(ctx context.Context, log *slog.Logger, rec *metrics.Rec
 		dlq.AttrFailedAt: stringAttr(h.now().UTC().Format(time.RFC3339Nano)),
 	}
 	// IDs as sent, when there were any: SQS rejects empty attribute values.
+	// They are unvalidated here, so characters SQS refuses are replaced: a
+	// refused send would turn a permanent failure into endless retries.
 	if d.EventID != "" {
-		attrs[dlq.AttrEventID] = stringAttr(truncate(d.EventID))
+		attrs[dlq.AttrEventID] = stringAttr(sqsSafe(truncate(d.EventID)))
 	}
 	if d.OrderID != "" {
-		attrs[dlq.AttrOrderID] = stringAttr(truncate(d.OrderID))
+		attrs[dlq.AttrOrderID] = stringAttr(sqsSafe(truncate(d.OrderID)))
 	}
 	body := string(raw)
 	if !validBody(body) {
@@ -254,18 +257,33 @@ func truncate(s string) string {
 	return s
 }
 
-// validBody reports whether s is acceptable as an SQS message body: valid
-// UTF-8 without the control characters SQS refuses.
+// sqsChar reports whether SQS accepts r in a message body or string
+// attribute (#x9 | #xA | #xD | #x20–#xD7FF | #xE000–#xFFFD | #x10000–#x10FFFF).
+func sqsChar(r rune) bool {
+	return r == '\t' || r == '\n' || r == '\r' ||
+		r >= 0x20 && r <= 0xD7FF || r >= 0xE000 && r <= 0xFFFD || r >= 0x10000 && r <= 0x10FFFF
+}
+
+// validBody reports whether s can be sent as-is as an SQS message body. A
+// decoding error (invalid UTF-8) counts as invalid, so such bytes are quoted
+// rather than silently replaced.
 func validBody(s string) bool {
 	for _, r := range s {
-		switch {
-		case r == 0xFFFD:
-			return false
-		case r < 0x20 && r != '\t' && r != '\n' && r != '\r':
+		if r == utf8.RuneError || !sqsChar(r) {
 			return false
 		}
 	}
 	return true
+}
+
+// sqsSafe replaces the characters SQS refuses with U+FFFD.
+func sqsSafe(s string) string {
+	return strings.Map(func(r rune) rune {
+		if sqsChar(r) {
+			return r
+		}
+		return utf8.RuneError
+	}, s)
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
