@@ -9,9 +9,13 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -23,11 +27,20 @@ const Binary = "moto_server"
 var ErrNotInstalled = errors.New("moto_server not found on PATH: install it with `pip install 'moto[server]==5.2.1'` (see README, Set-up)")
 
 // Server is a running moto server owned by this process.
+//
+// Clients reach moto through a loopback proxy that runs DynamoDB requests one
+// at a time. moto serves requests on threads without locking its tables, so
+// two concurrent conditional writes to one item can both pass their condition
+// — which real DynamoDB, whose conditional writes are atomic per item, never
+// allows; that would break exactly the invariants (I1) the tests prove. Other
+// services pass through concurrently, so SQS long polls don't block anything.
 type Server struct {
-	// Endpoint is the base URL, e.g. http://127.0.0.1:41234.
+	// Endpoint is the base URL clients use, e.g. http://127.0.0.1:41234.
 	Endpoint string
 	cmd      *exec.Cmd
 	done     chan struct{}
+	moto     string // moto's own URL, behind the proxy
+	proxy    *http.Server
 }
 
 // Start runs moto_server on a free loopback port and waits until it answers.
@@ -42,6 +55,8 @@ func Start(ctx context.Context, logPath string) (*Server, error) {
 		return nil, fmt.Errorf("motoserver: find a free port: %w", err)
 	}
 	cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
+	// moto_server is a Python program: unbuffered output keeps its log current.
+	cmd.Env = append(os.Environ(), "PYTHONUNBUFFERED=1")
 	// Own process group, so Stop also ends anything moto spawned.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
 	if logPath != "" {
@@ -54,13 +69,40 @@ func Start(ctx context.Context, logPath string) (*Server, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("motoserver: start %s: %w", bin, err)
 	}
-	s := &Server{Endpoint: fmt.Sprintf("http://127.0.0.1:%d", port), cmd: cmd, done: make(chan struct{})}
+	s := &Server{moto: fmt.Sprintf("http://127.0.0.1:%d", port), cmd: cmd, done: make(chan struct{})}
 	go func() { _ = cmd.Wait(); close(s.done) }()
 	if err := s.waitReady(ctx, 30*time.Second); err != nil {
 		s.Stop()
 		return nil, err
 	}
+	if err := s.startProxy(); err != nil {
+		s.Stop()
+		return nil, err
+	}
 	return s, nil
+}
+
+// startProxy serves Endpoint, forwarding to moto and serializing DynamoDB
+// requests (see Server).
+func (s *Server) startProxy() error {
+	target, _ := url.Parse(s.moto)
+	rp := httputil.NewSingleHostReverseProxy(target)
+	var dynamo sync.Mutex
+	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.Header.Get("X-Amz-Target"), "DynamoDB_") {
+			dynamo.Lock()
+			defer dynamo.Unlock()
+		}
+		rp.ServeHTTP(w, r)
+	})
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return fmt.Errorf("motoserver: proxy listen: %w", err)
+	}
+	s.proxy = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	s.Endpoint = "http://" + l.Addr().String()
+	go func() { _ = s.proxy.Serve(l) }()
+	return nil
 }
 
 func (s *Server) waitReady(ctx context.Context, limit time.Duration) error {
@@ -73,7 +115,7 @@ func (s *Server) waitReady(ctx context.Context, limit time.Duration) error {
 			return ctx.Err()
 		default:
 		}
-		resp, err := http.Get(s.Endpoint + "/moto-api/")
+		resp, err := http.Get(s.moto + "/moto-api/")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
@@ -105,6 +147,9 @@ func Reset(endpoint string) error {
 func (s *Server) Stop() {
 	if s == nil || s.cmd.Process == nil {
 		return
+	}
+	if s.proxy != nil {
+		_ = s.proxy.Close()
 	}
 	pgid := s.cmd.Process.Pid
 	_ = syscall.Kill(-pgid, syscall.SIGTERM)
