@@ -298,3 +298,53 @@ func TestNewLambdaFailureShape(t *testing.T) {
 		t.Errorf("record =\n%s\nwant\n%s", b, want)
 	}
 }
+
+// requeueingPublisher accepts every event and, like a processor rejecting
+// it again, sends it straight back to the queue.
+type requeueingPublisher struct {
+	q   *sqs.Client
+	url string
+}
+
+func (p requeueingPublisher) Publish(ctx context.Context, es []ebtypes.PutEventsRequestEntry, observe func(publish.EntryResult)) (publish.Summary, error) {
+	for i, e := range es {
+		body := fmt.Sprintf(`{"source":"tap.trading","detail-type":"ExecutionReport","detail":%s}`, aws.ToString(e.Detail))
+		if _, err := p.q.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: &p.url, MessageBody: &body,
+			MessageAttributes: map[string]sqstypes.MessageAttributeValue{AttrReason: strAttr("AGAIN")}}); err != nil {
+			return publish.Summary{}, err
+		}
+		observe(publish.EntryResult{Index: i, EventID: "ok", Attempts: 1})
+	}
+	return publish.Summary{Accepted: len(es)}, nil
+}
+
+// TestRedriveEndsWhenEventsComeBack redrives events that fail again at
+// once: the redrive handles only what was there when it started, and ends.
+func TestRedriveEndsWhenEventsComeBack(t *testing.T) {
+	q, _ := clients(t)
+	ctx := context.Background()
+	url := newQueue(t, q, "")
+	sendRecords(t, q, url)
+	time.Sleep(10 * time.Millisecond) // SentTimestamp has millisecond resolution
+
+	outs, err := Redrive(ctx, q, url, requeueingPublisher{q: q, url: url}, RedriveOptions{Bus: "bus"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(outs) != 4 {
+		t.Errorf("redrive examined %d messages, want the 4 there when it started", len(outs))
+	}
+	left, err := Peek(ctx, q, url, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again := 0
+	for _, r := range left {
+		if r.Reason == "AGAIN" {
+			again++
+		}
+	}
+	if again != 3 || len(left) != 4 {
+		t.Errorf("queue after redrive: %d records, %d back again; want 4 with 3 back (the unredrivable one stays)", len(left), again)
+	}
+}

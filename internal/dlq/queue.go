@@ -38,7 +38,8 @@ const holdFor = 120 // seconds
 type Depth struct {
 	// Visible messages wait to be received; InFlight are received and not
 	// yet deleted or released.
-	Visible, InFlight int
+	Visible  int `json:"visible"`
+	InFlight int `json:"inFlight"`
 }
 
 // QueueDepth reads a queue's approximate message counts.
@@ -155,6 +156,12 @@ type RedriveOptions struct {
 	Reason string
 	// DryRun lists what would be redriven without publishing or deleting.
 	DryRun bool
+	// Before bounds the redrive to messages that entered the queue before
+	// it (SQS's SentTimestamp); later ones — among them the events the
+	// redrive itself sends back to the queue when they fail again — are left
+	// for the next redrive, so a redrive always ends. Default: when Redrive
+	// starts, by the local clock.
+	Before time.Time
 }
 
 // Status is what Redrive did with one message.
@@ -193,6 +200,9 @@ type Outcome struct {
 // Outcome per message examined; the error reports a failure that stopped it
 // early (the outcomes so far are still returned).
 func Redrive(ctx context.Context, api SQS, queueURL string, pub Publisher, opts RedriveOptions) ([]Outcome, error) {
+	if opts.Before.IsZero() {
+		opts.Before = time.Now()
+	}
 	rc := &receiver{api: api, url: queueURL, seen: map[string]bool{}}
 	var outcomes []Outcome
 	var err error
@@ -221,10 +231,16 @@ func Redrive(ctx context.Context, api SQS, queueURL string, pub Publisher, opts 
 func redriveBatch(ctx context.Context, rc *receiver, pub Publisher, msgs []sqstypes.Message, opts RedriveOptions) ([]Outcome, error) {
 	outs := make([]Outcome, len(msgs))
 	var entries []ebtypes.PutEventsRequestEntry
-	var at []int // entries[i] comes from msgs[at[i]]
+	var at []int   // entries[i] comes from msgs[at[i]]
+	var kept []int // indexes of msgs that are part of this redrive
 	for i, m := range msgs {
 		rec := Parse(m)
 		outs[i] = Outcome{Record: rec}
+		if rec.SentAt.After(opts.Before) {
+			rc.hold(m) // arrived during the redrive: for the next one
+			continue
+		}
+		kept = append(kept, i)
 		if opts.Reason != "" && rec.Reason != opts.Reason {
 			outs[i].Status = Filtered
 			rc.hold(m)
@@ -245,7 +261,7 @@ func redriveBatch(ctx context.Context, rc *receiver, pub Publisher, msgs []sqsty
 		at = append(at, i)
 	}
 	if len(entries) == 0 {
-		return outs, nil
+		return pick(outs, kept), nil
 	}
 	var accepted []int
 	_, err := pub.Publish(ctx, entries, func(r publish.EntryResult) {
@@ -265,7 +281,16 @@ func redriveBatch(ctx context.Context, rc *receiver, pub Publisher, msgs []sqsty
 		}
 	}
 	derr := deleteAccepted(ctx, rc, msgs, accepted, outs)
-	return outs, errors.Join(err, derr)
+	return pick(outs, kept), errors.Join(err, derr)
+}
+
+// pick returns outs at the indexes idx.
+func pick(outs []Outcome, idx []int) []Outcome {
+	picked := make([]Outcome, len(idx))
+	for i, k := range idx {
+		picked[i] = outs[k]
+	}
+	return picked
 }
 
 // deleteAccepted deletes the accepted messages and marks their outcomes.

@@ -87,6 +87,12 @@ func Start(ctx context.Context, logPath string) (*Server, error) {
 func (s *Server) startProxy() error {
 	target, _ := url.Parse(s.moto)
 	rp := httputil.NewSingleHostReverseProxy(target)
+	rp.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) {
+		// A client that gave up (a cancelled SQS long poll) is not an error.
+		if r.Context().Err() == nil {
+			http.Error(w, "motoserver proxy: "+err.Error(), http.StatusBadGateway)
+		}
+	}
 	var dynamo sync.Mutex
 	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasPrefix(r.Header.Get("X-Amz-Target"), "DynamoDB_") {

@@ -1,0 +1,41 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"syscall"
+
+	"github.com/aws/smithy-go"
+)
+
+// explain adds what to do to the errors operators meet most: missing or
+// expired credentials, missing permissions, resources that are not deployed,
+// and a local pipeline that has stopped.
+func explain(err error) error {
+	var api smithy.APIError
+	msg := err.Error()
+	switch {
+	case errors.As(err, &api):
+		switch code := api.ErrorCode(); {
+		case strings.HasPrefix(code, "AccessDenied"), code == "UnauthorizedOperation", code == "AuthorizationError":
+			return hint(err, "the AWS credentials in use may not call this API: check the IAM permissions of the role or user (aws sts get-caller-identity)")
+		case code == "ExpiredToken", code == "ExpiredTokenException", code == "RequestExpired":
+			return hint(err, "the AWS session has expired: refresh it (e.g. aws sso login) and retry")
+		case code == "UnrecognizedClientException", code == "InvalidClientTokenId", code == "InvalidSignatureException", code == "SignatureDoesNotMatch":
+			return hint(err, "the AWS credentials are not valid for this account or region: check AWS_PROFILE and the access keys")
+		case code == "ResourceNotFoundException", code == "AWS.SimpleQueueService.NonExistentQueue", code == "QueueDoesNotExist":
+			return hint(err, "the resource does not exist: is the environment deployed in this region? check --env and --region")
+		case code == "ThrottlingException", code == "Throttling", code == "TooManyRequestsException":
+			return hint(err, "AWS is throttling these calls: retry later or lower the rate")
+		}
+	case strings.Contains(msg, "failed to retrieve credentials"), strings.Contains(msg, "no EC2 IMDS role found"),
+		strings.Contains(msg, "failed to refresh cached credentials"):
+		return hint(err, "no AWS credentials found: set AWS_PROFILE (then aws sso login if it uses SSO) or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY")
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return hint(err, "nothing answers at that endpoint: if it is the local pipeline, is `tapctl local` still running?")
+	}
+	return err
+}
+
+func hint(err error, what string) error { return fmt.Errorf("%w\n  what to do: %s", err, what) }

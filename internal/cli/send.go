@@ -1,0 +1,332 @@
+package cli
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
+	"github.com/spf13/cobra"
+
+	"github.com/tap-trading/tap/internal/local"
+	"github.com/tap-trading/tap/internal/publish"
+	"github.com/tap-trading/tap/internal/schema"
+)
+
+// publishFlags are the flags that choose where events go.
+type publishFlags struct {
+	endpointID  string
+	bus         string
+	useLocal    bool
+	maxAttempts int
+	concurrency int
+}
+
+func (p *publishFlags) register(cmd *cobra.Command, concurrency int) {
+	f := cmd.Flags()
+	f.StringVar(&p.endpointID, "endpoint-id", "", "publish through this global endpoint, signed with SigV4a (env TAP_ENDPOINT_ID; default the Tap-<env>-Failover stack's EndpointId)")
+	f.StringVar(&p.bus, "bus", "", "publish to this regional event bus instead of the global endpoint (e.g. tap-dev-trading)")
+	f.BoolVar(&p.useLocal, "local", false, "publish to the running local pipeline (tapctl local)")
+	f.IntVar(&p.maxAttempts, "max-attempts", 5, "attempts per event before it counts as failed")
+	f.IntVar(&p.concurrency, "concurrency", concurrency, "PutEvents calls in flight (more than 1 may reorder events, which the processor tolerates)")
+}
+
+// publisher is where a command publishes: a publisher and the bus entries
+// name, described for messages.
+type publisher struct {
+	*publish.Publisher
+	bus    string
+	where  string
+	target target
+}
+
+// publisher resolves the destination: --local, --bus (regional), or the
+// global endpoint (--endpoint-id, TAP_ENDPOINT_ID, or the Failover stack).
+func (p *publishFlags) publisher(ctx context.Context, a *app) (publisher, error) {
+	if p.maxAttempts < 1 || p.concurrency < 1 {
+		return publisher{}, usagef("--max-attempts and --concurrency must be at least 1")
+	}
+	chosen := 0
+	for _, set := range []bool{p.endpointID != "", p.bus != "", p.useLocal} {
+		if set {
+			chosen++
+		}
+	}
+	if chosen > 1 {
+		return publisher{}, usagef("--endpoint-id, --bus and --local choose where events go: give one of them")
+	}
+	opts := publish.Options{MaxAttempts: p.maxAttempts, Concurrency: p.concurrency}
+	t, err := a.target(ctx, p.useLocal)
+	if err != nil {
+		return publisher{}, err
+	}
+	out := publisher{target: t, bus: first(p.bus, t.bus())}
+	switch {
+	case p.useLocal:
+		out.where = fmt.Sprintf("bus %s of %s", out.bus, t.where())
+	case p.bus != "":
+		out.where = fmt.Sprintf("bus %s in %s", out.bus, t.region)
+	default:
+		id, err := t.endpointID(ctx, p.endpointID)
+		if err != nil {
+			return publisher{}, err
+		}
+		opts.EndpointID = id
+		out.where = fmt.Sprintf("global endpoint %s (bus %s)", id, out.bus)
+	}
+	out.Publisher = publish.New(t.eventbridge(), opts)
+	return out, nil
+}
+
+// sendResult is what send reports.
+type sendResult struct {
+	Destination string       `json:"destination"`
+	Events      int          `json:"events"`
+	Accepted    int          `json:"accepted"`
+	Failed      []sendFailed `json:"failed"`
+	Unsent      int          `json:"unsent"`
+	Calls       int          `json:"calls"`
+}
+
+type sendFailed struct {
+	Line         int    `json:"line"`
+	ErrorCode    string `json:"errorCode"`
+	ErrorMessage string `json:"errorMessage"`
+	Attempts     int    `json:"attempts"`
+}
+
+func (a *app) sendCmd() *cobra.Command {
+	var file string
+	var pf publishFlags
+	cmd := &cobra.Command{
+		Use:   "send [--file FILE|-] [--endpoint-id ID | --bus NAME | --local]",
+		Short: "Publish events from a file or stdin",
+		Long: `Publish events read as JSON lines from --file or stdin. Each line is either an
+ExecutionReport (or Heartbeat) detail, sent with source tap.trading, or a full
+PutEvents entry ({"Source", "DetailType", "Detail", "EventBusName"...} as the
+AWS CLI takes them; Detail a JSON string or object). Blank lines and lines
+starting with # are skipped.
+
+Events go through the environment's global endpoint (PutEvents with
+EndpointId, signed with SigV4a by the AWS SDK), or to a regional bus with
+--bus, or to the running local pipeline with --local. They are sent in batches
+of up to 10; entries PutEvents reports as failed are retried with backoff, and
+the command exits 1 if any event is still not accepted.`,
+		Example: `  # through the global endpoint of env dev (ID from the Tap-dev-Failover stack)
+  tapctl send --env dev --file events.jsonl
+
+  # to the regional bus, from stdin
+  cat events.jsonl | tapctl send --bus tap-dev-trading --region us-west-2
+
+  # into the local pipeline
+  echo '{"eventId":"…","orderId":"o1",…}' | tapctl send --local`,
+		Args: usageArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			asJSON, err := a.json()
+			if err != nil {
+				return err
+			}
+			in, closeIn, err := a.open(file)
+			if err != nil {
+				return err
+			}
+			defer closeIn()
+			pub, err := pf.publisher(cmd.Context(), a)
+			if err != nil {
+				return err
+			}
+			entries, lines, err := readEntries(in, pub.bus)
+			if err != nil {
+				return err
+			}
+			if len(entries) == 0 {
+				return usagef("no events in %s", first(file, "stdin"))
+			}
+			var bar progress = noProgress{}
+			if a.env.Interactive && !asJSON {
+				bar = local.NewProgress(a.env.Stderr, len(entries), "sending")
+			}
+			sum, perr := pub.Publish(cmd.Context(), entries, func(publish.EntryResult) { _ = bar.Add(1) })
+			_ = bar.Finish()
+			res := sendResult{Destination: pub.where, Events: len(entries), Accepted: sum.Accepted, Unsent: sum.Unsent, Calls: sum.Calls, Failed: []sendFailed{}}
+			for _, f := range sum.Failed {
+				res.Failed = append(res.Failed, sendFailed{Line: lines[f.Index], ErrorCode: f.ErrorCode, ErrorMessage: f.ErrorMessage, Attempts: f.Attempts})
+			}
+			if asJSON {
+				if err := writeJSON(a.env.Stdout, res); err != nil {
+					return err
+				}
+			} else {
+				fmt.Fprintf(a.env.Stdout, "sent %d of %d events to %s in %s\n", res.Accepted, res.Events, res.Destination, plural(res.Calls, "call"))
+				for _, f := range res.Failed {
+					fmt.Fprintf(a.env.Stderr, "line %d: not accepted after %s: %s: %s\n", f.Line, plural(f.Attempts, "attempt"), f.ErrorCode, f.ErrorMessage)
+				}
+				if n := sum.NotAccepted(); n > 0 {
+					fmt.Fprintf(a.env.Stderr, "%d of %d events NOT accepted (%d failed, %d not sent); fix the cause and send those lines again\n", n, res.Events, len(res.Failed), res.Unsent)
+				}
+			}
+			if perr != nil {
+				return perr
+			}
+			if sum.NotAccepted() > 0 {
+				return failed()
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&file, "file", "f", "-", "JSON lines to send; - for stdin")
+	pf.register(cmd, 1)
+	return cmd
+}
+
+// open opens name for reading; - is stdin.
+func (a *app) open(name string) (io.Reader, func(), error) {
+	if name == "" || name == "-" {
+		return a.env.Stdin, func() {}, nil
+	}
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, nil, fmt.Errorf("open events file: %w", err)
+	}
+	return f, func() { f.Close() }, nil
+}
+
+// readEntries reads JSON lines into PutEvents entries for bus, and the line
+// number of each.
+func readEntries(r io.Reader, bus string) ([]ebtypes.PutEventsRequestEntry, []int, error) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 2<<20)
+	var entries []ebtypes.PutEventsRequestEntry
+	var lines []int
+	for n := 1; sc.Scan(); n++ {
+		line := bytes.TrimSpace(sc.Bytes())
+		if len(line) == 0 || line[0] == '#' {
+			continue
+		}
+		e, err := entryOf(line, bus)
+		if err != nil {
+			return nil, nil, fmt.Errorf("line %d: %w", n, err)
+		}
+		entries = append(entries, e)
+		lines = append(lines, n)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, nil, fmt.Errorf("read events: %w", err)
+	}
+	return entries, lines, nil
+}
+
+// entryOf turns one input line into an entry: a full PutEvents entry when it
+// has any of the entry's fields, else a detail.
+func entryOf(line []byte, bus string) (ebtypes.PutEventsRequestEntry, error) {
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(line, &fields); err != nil {
+		return ebtypes.PutEventsRequestEntry{}, fmt.Errorf("not a JSON object: %v", err)
+	}
+	_, hasDetail := fields["Detail"]
+	_, hasType := fields["DetailType"]
+	_, hasSource := fields["Source"]
+	if hasDetail || hasType || hasSource {
+		return fullEntry(line, bus)
+	}
+	var compact bytes.Buffer
+	if err := json.Compact(&compact, line); err != nil {
+		return ebtypes.PutEventsRequestEntry{}, err
+	}
+	detailType := schema.DetailTypeExecutionReport
+	_, hasSentAt := fields["sentAt"]
+	_, hasEventID := fields["eventId"]
+	if hasSentAt && !hasEventID {
+		detailType = schema.DetailTypeHeartbeat
+	}
+	return ebtypes.PutEventsRequestEntry{
+		EventBusName: aws.String(bus),
+		Source:       aws.String(schema.Source),
+		DetailType:   aws.String(detailType),
+		Detail:       aws.String(compact.String()),
+	}, nil
+}
+
+// fullEntry decodes a PutEvents entry as the AWS CLI takes it.
+func fullEntry(line []byte, bus string) (ebtypes.PutEventsRequestEntry, error) {
+	var e struct {
+		Source       string
+		DetailType   string
+		Detail       json.RawMessage
+		EventBusName string
+		Resources    []string
+		Time         json.RawMessage
+		TraceHeader  string
+	}
+	if err := json.Unmarshal(line, &e); err != nil {
+		return ebtypes.PutEventsRequestEntry{}, fmt.Errorf("not a PutEvents entry: %v", err)
+	}
+	if e.DetailType == "" || len(e.Detail) == 0 {
+		return ebtypes.PutEventsRequestEntry{}, fmt.Errorf("a PutEvents entry needs DetailType and Detail")
+	}
+	detail := string(e.Detail)
+	if e.Detail[0] == '"' {
+		if err := json.Unmarshal(e.Detail, &detail); err != nil {
+			return ebtypes.PutEventsRequestEntry{}, fmt.Errorf("Detail: %v", err)
+		}
+	} else {
+		var compact bytes.Buffer
+		if err := json.Compact(&compact, e.Detail); err != nil {
+			return ebtypes.PutEventsRequestEntry{}, fmt.Errorf("Detail: %v", err)
+		}
+		detail = compact.String()
+	}
+	out := ebtypes.PutEventsRequestEntry{
+		EventBusName: aws.String(first(e.EventBusName, bus)),
+		Source:       aws.String(first(e.Source, schema.Source)),
+		DetailType:   aws.String(e.DetailType),
+		Detail:       aws.String(detail),
+		Resources:    e.Resources,
+	}
+	if e.TraceHeader != "" {
+		out.TraceHeader = aws.String(e.TraceHeader)
+	}
+	if len(e.Time) > 0 {
+		t, err := parseEntryTime(e.Time)
+		if err != nil {
+			return ebtypes.PutEventsRequestEntry{}, err
+		}
+		out.Time = &t
+	}
+	return out, nil
+}
+
+// parseEntryTime reads an entry's Time: RFC 3339 text or epoch seconds.
+func parseEntryTime(raw json.RawMessage) (time.Time, error) {
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		t, err := time.Parse(time.RFC3339Nano, s)
+		if err != nil {
+			return time.Time{}, fmt.Errorf("Time %q: want RFC 3339", s)
+		}
+		return t, nil
+	}
+	secs, err := strconv.ParseFloat(string(raw), 64)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("Time %s: want RFC 3339 text or epoch seconds", raw)
+	}
+	return time.Unix(0, int64(secs*float64(time.Second))), nil
+}
+
+// progress is a progress bar (or none).
+type progress interface {
+	Add(int) error
+	Finish() error
+}
+
+type noProgress struct{}
+
+func (noProgress) Add(int) error { return nil }
+func (noProgress) Finish() error { return nil }

@@ -1,0 +1,224 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+)
+
+// sendInput has an ExecutionReport detail, a heartbeat detail, a comment,
+// a blank line and a full PutEvents entry with a string Detail.
+const sendInput = `{"eventId":"11111111-1111-4111-8111-111111111111","orderId":"o1","seq":1}
+# a comment
+{"region":"us-east-1","sentAt":"2026-01-05T14:30:00Z"}
+
+{"Source":"tap.trading","DetailType":"ExecutionReport","Detail":"{\"eventId\":\"22222222-2222-4222-8222-222222222222\",\"orderId\":\"o2\"}"}
+`
+
+func TestSendToRegionalBus(t *testing.T) {
+	f := newFixture(t)
+	d := f.deploy(primary)
+	path := filepath.Join(t.TempDir(), "events.jsonl")
+	if err := os.WriteFile(path, []byte(sendInput), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var res sendResult
+	f.run("", "send", "--bus", f.names.Bus(), "--file", path, "-o", "json").want(t, ExitOK).decode(t, &res)
+	if res.Events != 3 || res.Accepted != 3 || len(res.Failed) != 0 || res.Calls != 1 {
+		t.Errorf("send result = %+v, want 3 events accepted in 1 call", res)
+	}
+	got := map[string]bool{}
+	for _, det := range d.captured(t) {
+		got[fmt.Sprint(det["eventId"], det["region"])] = true
+	}
+	for _, want := range []string{"11111111-1111-4111-8111-111111111111<nil>", "<nil>us-east-1", "22222222-2222-4222-8222-222222222222<nil>"} {
+		if !got[want] {
+			t.Errorf("bus did not receive %s; got %v", want, got)
+		}
+	}
+}
+
+func TestSendStdinTextSummary(t *testing.T) {
+	f := newFixture(t)
+	f.deploy(primary)
+	r := f.run(sendInput, "send", "--bus", f.names.Bus()).want(t, ExitOK)
+	if !contains(r.stdout, "sent 3 of 3 events", "bus "+f.names.Bus(), "1 call") {
+		t.Errorf("stdout = %q", r.stdout)
+	}
+}
+
+func TestSendRejectsBadInput(t *testing.T) {
+	f := newFixture(t)
+	for _, tc := range []struct {
+		input string
+		code  int
+		says  string
+	}{
+		{"{\"eventId\":\"x\"}\nnot json\n", ExitFailure, "line 2: not a JSON object"},
+		{`{"Source":"tap.trading","Detail":"{}"}`, ExitFailure, "line 1: a PutEvents entry needs DetailType and Detail"},
+		{"# only a comment\n", ExitUsage, "no events in -"},
+	} {
+		r := f.run(tc.input, "send", "--bus", "b")
+		if r.code != tc.code || !contains(r.stderr, tc.says) {
+			t.Errorf("send %q: exit %d stderr %q, want %d and %q", tc.input, r.code, r.stderr, tc.code, tc.says)
+		}
+	}
+	r := f.run(sendInput, "send", "--bus", "b", "--endpoint-id", "e")
+	if r.code != ExitUsage || !contains(r.stderr, "give one of them") {
+		t.Errorf("send --bus --endpoint-id: exit %d stderr %q, want usage error", r.code, r.stderr)
+	}
+}
+
+// putEventsRequest is the body of a PutEvents call.
+type putEventsRequest struct {
+	EndpointID string `json:"EndpointId"`
+	Entries    []struct {
+		Source, DetailType, Detail, EventBusName string
+	}
+}
+
+// TestSendThroughGlobalEndpointSignsWithSigV4a sends through --endpoint-id to
+// a loopback EventBridge that fails one entry once: the request is
+// PutEvents with the EndpointId, signed with SigV4a for every region, and
+// the failed entry alone is retried.
+func TestSendThroughGlobalEndpointSignsWithSigV4a(t *testing.T) {
+	f := newFixture(t)
+	var calls atomic.Int64
+	fake := newFakeAWS(t, func(r recorded, w http.ResponseWriter) {
+		var in putEventsRequest
+		_ = json.Unmarshal(r.Body, &in)
+		var out []string
+		failed := 0
+		for i := range in.Entries {
+			if calls.Load() == 0 && i == 1 {
+				out = append(out, `{"ErrorCode":"ThrottlingException","ErrorMessage":"Rate exceeded"}`)
+				failed++
+				continue
+			}
+			out = append(out, fmt.Sprintf(`{"EventId":"ev-%d"}`, i))
+		}
+		calls.Add(1)
+		awsJSON(w, 200, fmt.Sprintf(`{"FailedEntryCount":%d,"Entries":[%s]}`, failed, strings.Join(out, ",")))
+	})
+	f.env.Endpoints[eventbridge.ServiceID] = fake.URL
+
+	var res sendResult
+	f.run(sendInput, "send", "--endpoint-id", "abcde.veo", "-o", "json").want(t, ExitOK).decode(t, &res)
+	if res.Accepted != 3 || res.Calls != 2 || !strings.Contains(res.Destination, "global endpoint abcde.veo") {
+		t.Errorf("send result = %+v, want 3 accepted in 2 calls through abcde.veo", res)
+	}
+	reqs := fake.calls()
+	if len(reqs) != 2 {
+		t.Fatalf("fake EventBridge got %d requests, want 2", len(reqs))
+	}
+	for i, r := range reqs {
+		if r.Target != "AWSEvents.PutEvents" {
+			t.Errorf("request %d X-Amz-Target = %q, want AWSEvents.PutEvents", i, r.Target)
+		}
+		if got := authAlgorithm(r.Auth); got != "AWS4-ECDSA-P256-SHA256" {
+			t.Errorf("request %d Authorization algorithm = %q, want AWS4-ECDSA-P256-SHA256 (SigV4a)", i, got)
+		}
+		if r.RegionSet != "*" {
+			t.Errorf("request %d X-Amz-Region-Set = %q, want *", i, r.RegionSet)
+		}
+		var in putEventsRequest
+		if err := json.Unmarshal(r.Body, &in); err != nil {
+			t.Fatal(err)
+		}
+		if in.EndpointID != "abcde.veo" {
+			t.Errorf("request %d EndpointId = %q, want abcde.veo", i, in.EndpointID)
+		}
+		for _, e := range in.Entries {
+			if e.EventBusName != f.names.Bus() || e.Source != "tap.trading" {
+				t.Errorf("request %d entry bus %q source %q, want %s and tap.trading", i, e.EventBusName, e.Source, f.names.Bus())
+			}
+		}
+	}
+	var retried putEventsRequest
+	_ = json.Unmarshal(reqs[1].Body, &retried)
+	if len(retried.Entries) != 1 || retried.Entries[0].DetailType != "Heartbeat" {
+		t.Errorf("retry carried %+v, want only the heartbeat (entry 2)", retried.Entries)
+	}
+}
+
+func TestSendReportsEntriesThatKeepFailing(t *testing.T) {
+	f := newFixture(t)
+	fake := newFakeAWS(t, func(r recorded, w http.ResponseWriter) {
+		var in putEventsRequest
+		_ = json.Unmarshal(r.Body, &in)
+		var out []string
+		for _, e := range in.Entries {
+			if e.DetailType == "Heartbeat" {
+				out = append(out, `{"ErrorCode":"InternalFailure","ErrorMessage":"internal error"}`)
+			} else {
+				out = append(out, `{"EventId":"ok"}`)
+			}
+		}
+		awsJSON(w, 200, fmt.Sprintf(`{"FailedEntryCount":1,"Entries":[%s]}`, strings.Join(out, ",")))
+	})
+	f.env.Endpoints[eventbridge.ServiceID] = fake.URL
+	r := f.run(sendInput, "send", "--endpoint-id", "abcde.veo", "--max-attempts", "2").want(t, ExitFailure)
+	if !contains(r.stdout, "sent 2 of 3 events") || !contains(r.stderr, "line 3", "InternalFailure", "2 attempts", "1 of 3 events NOT accepted") {
+		t.Errorf("stdout %q\nstderr %q", r.stdout, r.stderr)
+	}
+}
+
+func TestSendAccessDeniedSaysWhatToDo(t *testing.T) {
+	f := newFixture(t)
+	fake := newFakeAWS(t, func(r recorded, w http.ResponseWriter) {
+		awsError(w, 400, "AccessDeniedException", "User is not authorized to perform: events:PutEvents")
+	})
+	f.env.Endpoints[eventbridge.ServiceID] = fake.URL
+	r := f.run(sendInput, "send", "--endpoint-id", "abcde.veo").want(t, ExitFailure)
+	if !contains(r.stderr, "AccessDeniedException", "what to do", "IAM permissions") || !contains(r.stderr, "3 of 3 events NOT accepted") {
+		t.Errorf("stderr = %q", r.stderr)
+	}
+	if n := len(fake.calls()); n != 1 {
+		t.Errorf("calls = %d, want 1 (AccessDenied is not retried)", n)
+	}
+}
+
+// TestSendFindsEndpointIDInFailoverStack deploys a stand-in Tap-<env>-Failover
+// stack with an EndpointId output in moto: send uses it with no flag or env.
+func TestSendFindsEndpointIDInFailoverStack(t *testing.T) {
+	f := newFixture(t)
+	fake := newFakeAWS(t, func(r recorded, w http.ResponseWriter) {
+		awsJSON(w, 200, `{"FailedEntryCount":0,"Entries":[{"EventId":"a"}]}`)
+	})
+	f.env.Endpoints[eventbridge.ServiceID] = fake.URL
+	one := `{"eventId":"11111111-1111-4111-8111-111111111111"}`
+
+	r := f.run(one, "send").want(t, ExitFailure)
+	if !contains(r.stderr, "no global endpoint ID", "--endpoint-id", "TAP_ENDPOINT_ID", "--bus", f.names.FailoverStack()) {
+		t.Errorf("without a stack: stderr %q", r.stderr)
+	}
+
+	tpl := `{"Resources":{"Q":{"Type":"AWS::SQS::Queue"}},"Outputs":{"EndpointId":{"Value":"fromstack.veo"}}}`
+	cfn := cloudformation.NewFromConfig(f.cfg(primary))
+	if _, err := cfn.CreateStack(context.Background(), &cloudformation.CreateStackInput{StackName: aws.String(f.names.FailoverStack()), TemplateBody: &tpl}); err != nil {
+		t.Fatal(err)
+	}
+	f.run(one, "send").want(t, ExitOK)
+	var in putEventsRequest
+	_ = json.Unmarshal(fake.calls()[0].Body, &in)
+	if in.EndpointID != "fromstack.veo" {
+		t.Errorf("EndpointId = %q, want fromstack.veo (the stack output)", in.EndpointID)
+	}
+
+	f.vars[EnvEndpointID] = "fromenv.veo"
+	f.run(one, "send").want(t, ExitOK)
+	_ = json.Unmarshal(fake.calls()[1].Body, &in)
+	if in.EndpointID != "fromenv.veo" {
+		t.Errorf("EndpointId = %q, want fromenv.veo (TAP_ENDPOINT_ID wins over the stack)", in.EndpointID)
+	}
+}

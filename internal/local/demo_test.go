@@ -1,0 +1,116 @@
+package local
+
+import (
+	"bytes"
+	"context"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/tap-trading/tap/internal/gen"
+	"github.com/tap-trading/tap/internal/store"
+)
+
+// startPipeline starts a pipeline of a fresh env in the package's moto and
+// runs its invoker until the test ends.
+func startPipeline(t *testing.T, ic InvokerConfig) *Pipeline {
+	t.Helper()
+	p, err := Start(context.Background(), Config{
+		AWSEndpoint: motoEndpoint, Region: testRegion, Env: testNames(t).Env,
+		Invoker: ic,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx, 5*time.Second) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("pipeline Run = %v", err)
+		}
+		p.Close()
+	})
+	return p
+}
+
+// TestDemoEndToEnd runs the demo with duplicates, reordering, invalid and
+// conflicting events, and checks the report's figures against the table.
+func TestDemoEndToEnd(t *testing.T) {
+	p := startPipeline(t, InvokerConfig{Concurrency: 4, RetryAttempts: 2, RetryBackoff: 50 * time.Millisecond})
+	var progress bytes.Buffer
+	rep, err := RunDemo(context.Background(), p, DemoConfig{
+		Orders: 30, Seed: 42, Duplicates: 0.2, Reorder: true, Invalid: 0.1, Conflicts: 0.05,
+		Progress: &progress, DrainTimeout: 30 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var text bytes.Buffer
+	rep.WriteText(&text)
+	t.Log("\n" + text.String())
+	if !rep.OK() {
+		t.Fatalf("demo report not OK:\n%s", text.String())
+	}
+	if rep.Sent != rep.Generated || rep.Settled != rep.Sent {
+		t.Errorf("sent %d settled %d of %d generated, want all", rep.Sent, rep.Settled, rep.Generated)
+	}
+	if rep.Kinds["duplicate"] == 0 || rep.Kinds["invalid"] == 0 || rep.Kinds["conflicting"] == 0 {
+		t.Errorf("kinds = %v, want duplicates, invalid and conflicting events in the stream", rep.Kinds)
+	}
+	if rep.Outcomes["rejected"] != rep.Kinds["invalid"] {
+		t.Errorf("rejected %d, want %d invalid", rep.Outcomes["rejected"], rep.Kinds["invalid"])
+	}
+	if rep.DeadLettered != rep.Outcomes["rejected"]+rep.Outcomes["conflict"] {
+		t.Errorf("dead-lettered %d, want rejected+conflict %d", rep.DeadLettered, rep.Outcomes["rejected"]+rep.Outcomes["conflict"])
+	}
+	if rep.LatencySamples != rep.Outcomes["applied"] || rep.LatencyP50 <= 0 || rep.LatencyP99 < rep.LatencyP50 {
+		t.Errorf("latency samples %d p50 %v p99 %v, want one per applied event (%d), 0 < p50 <= p99",
+			rep.LatencySamples, rep.LatencyP50, rep.LatencyP99, rep.Outcomes["applied"])
+	}
+	if !contains(progress.String(), "publishing", "events") {
+		t.Errorf("progress output %q has no progress bar", progress.String())
+	}
+
+	// The report's figures, recounted from the table: one state per order,
+	// and one execution item per applied or stale event.
+	st := store.New(dynamodb.NewFromConfig(p.AWS), p.Resources.Table, testRegion, nil)
+	states, execs := 0, 0
+	for _, l := range gen.Lifecycles(42, 30, gen.Options{}) {
+		if _, err := st.GetOrder(context.Background(), l.OrderID); err == nil {
+			states++
+		}
+		ex, err := st.Executions(context.Background(), l.OrderID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		execs += len(ex)
+	}
+	if states != 30 || execs != rep.Outcomes["applied"]+rep.Outcomes["stale"] {
+		t.Errorf("table: %d states, %d executions; want 30 and applied+stale = %d", states, execs, rep.Outcomes["applied"]+rep.Outcomes["stale"])
+	}
+}
+
+// TestDemoInterrupted cancels a demo while it publishes: the report says so,
+// accounts for every generated event as sent or not sent, and is not OK.
+func TestDemoInterrupted(t *testing.T) {
+	p := startPipeline(t, InvokerConfig{Concurrency: 2})
+	ctx, cancel := context.WithCancel(context.Background())
+	unsubscribe := p.Subscribe(func(Result) { cancel() }) // stop at the first settled event
+	defer unsubscribe()
+	rep, err := RunDemo(ctx, p, DemoConfig{Orders: 40, Seed: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.Interrupted || rep.OK() || rep.NotSent == 0 || rep.Sent+rep.NotSent+rep.PublishFailed != rep.Generated {
+		t.Errorf("interrupted report: interrupted %v ok %v sent %d not sent %d failed %d of %d",
+			rep.Interrupted, rep.OK(), rep.Sent, rep.NotSent, rep.PublishFailed, rep.Generated)
+	}
+	var text bytes.Buffer
+	rep.WriteText(&text)
+	if !contains(text.String(), "interrupted before verification", "not sent") {
+		t.Errorf("report text:\n%s", text.String())
+	}
+}

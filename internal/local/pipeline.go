@@ -1,0 +1,159 @@
+package local
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/tap-trading/tap/internal/awslocal"
+	"github.com/tap-trading/tap/internal/motoserver"
+	"github.com/tap-trading/tap/internal/names"
+)
+
+// Defaults of a local pipeline.
+const (
+	DefaultRegion = "us-east-1"
+	DefaultEnv    = "local"
+)
+
+// NewProcessorFunc builds the processor the invoker drives, configured for
+// the pipeline's resources through cfg (an SDK config for the local AWS);
+// out receives its logs and metrics.
+type NewProcessorFunc func(ctx context.Context, cfg aws.Config, r Resources, out io.Writer) (ProcessFunc, error)
+
+// Config configures a local pipeline.
+type Config struct {
+	// AWSEndpoint is a running local AWS to use; empty starts moto_server on
+	// a free loopback port (and stops it on Close).
+	AWSEndpoint string
+	// Region of every resource. Default us-east-1.
+	Region string
+	// Env names the resources (tap-<env>-orders, ...). Default "local".
+	Env string
+	// Invoker sets the invoker's limits; its queue fields and Observe are
+	// filled in by the pipeline.
+	Invoker InvokerConfig
+	// MotoLog, if set, receives the output of the moto server started.
+	MotoLog string
+	// ProcessorOutput receives the processor's JSON logs and EMF metrics.
+	// Default: discarded.
+	ProcessorOutput io.Writer
+	// NewProcessor builds the processor. Default: the real handler
+	// (internal/processor), as deployed.
+	NewProcessor NewProcessorFunc
+}
+
+// Pipeline is a provisioned local pipeline: the local AWS, its resources,
+// and an invoker ready to run.
+type Pipeline struct {
+	Resources Resources
+	// AWS is an SDK config for the pipeline's local AWS.
+	AWS     aws.Config
+	Invoker *Invoker
+
+	moto      *motoserver.Server
+	mu        sync.Mutex
+	observers map[int]func(Result)
+	nextObs   int
+}
+
+// Start starts (or connects to) the local AWS, provisions the resources of
+// cfg.Env in it and builds the invoker of the processor. The invoker is not
+// running yet: call Run. Close releases what Start started, also on error.
+func Start(ctx context.Context, cfg Config) (p *Pipeline, err error) {
+	if cfg.Region == "" {
+		cfg.Region = DefaultRegion
+	}
+	if cfg.Env == "" {
+		cfg.Env = DefaultEnv
+	}
+	if cfg.ProcessorOutput == nil {
+		cfg.ProcessorOutput = io.Discard
+	}
+	if cfg.NewProcessor == nil {
+		cfg.NewProcessor = RealProcessor
+	}
+	p = &Pipeline{observers: map[int]func(Result){}}
+	defer func() {
+		if err != nil {
+			p.Close()
+			p = nil
+		}
+	}()
+	endpoint := cfg.AWSEndpoint
+	if endpoint == "" {
+		if p.moto, err = motoserver.Start(ctx, cfg.MotoLog); err != nil {
+			return p, err
+		}
+		endpoint = p.moto.Endpoint
+	}
+	if p.AWS, err = awslocal.Config(ctx, endpoint, cfg.Region); err != nil {
+		return p, fmt.Errorf("local: AWS config for %s: %w", endpoint, err)
+	}
+	if p.Resources, err = Provision(ctx, p.AWS, endpoint, names.For(cfg.Env)); err != nil {
+		if cfg.AWSEndpoint != "" {
+			err = fmt.Errorf("%w (is another pipeline of env %q using %s? pick another --env)", err, cfg.Env, endpoint)
+		}
+		return p, err
+	}
+	proc, err := cfg.NewProcessor(ctx, p.AWS, p.Resources, cfg.ProcessorOutput)
+	if err != nil {
+		return p, fmt.Errorf("local: build the processor: %w", err)
+	}
+	ic := cfg.Invoker
+	ic.InboxURL, ic.DLQURL, ic.FunctionARN = p.Resources.InboxURL, p.Resources.ProcessingDLQURL, p.Resources.FunctionARN
+	ic.Observe = p.notify
+	p.Invoker = NewInvoker(sqs.NewFromConfig(p.AWS), proc, ic)
+	return p, nil
+}
+
+// Subscribe calls fn with every settled event from now on (one call at a
+// time) until the returned function is called.
+func (p *Pipeline) Subscribe(fn func(Result)) (cancel func()) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	id := p.nextObs
+	p.nextObs++
+	p.observers[id] = fn
+	return func() {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		delete(p.observers, id)
+	}
+}
+
+func (p *Pipeline) notify(r Result) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, fn := range p.observers {
+		fn(r)
+	}
+}
+
+// Run runs the invoker until ctx ends, then gives events in flight grace to
+// finish (see Invoker.Run).
+func (p *Pipeline) Run(ctx context.Context, grace time.Duration) error {
+	if p.Invoker == nil {
+		return errors.New("local: pipeline not started")
+	}
+	return p.Invoker.Run(ctx, grace)
+}
+
+// StartedMoto reports whether the pipeline started its own moto server.
+func (p *Pipeline) StartedMoto() bool { return p.moto != nil }
+
+// Close stops the moto server the pipeline started, if any. Resources in an
+// external local AWS are left for inspection.
+func (p *Pipeline) Close() {
+	if p == nil {
+		return
+	}
+	p.moto.Stop()
+	p.moto = nil
+}

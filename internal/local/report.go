@@ -1,0 +1,165 @@
+package local
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+)
+
+// Report is the result of a demo run.
+type Report struct {
+	Seed    uint64 `json:"seed"`
+	Orders  int    `json:"orders"`
+	Options string `json:"options"`
+	// Generated counts the deliveries generated; Kinds splits them by kind
+	// (original, duplicate, conflicting, invalid).
+	Generated int            `json:"generated"`
+	Kinds     map[string]int `json:"kinds"`
+	// Sent counts the entries PutEvents accepted, PublishFailed those it
+	// refused, NotSent those never sent (the run was interrupted).
+	Sent          int           `json:"sent"`
+	PublishFailed int           `json:"publishFailed"`
+	NotSent       int           `json:"notSent"`
+	PublishTime   time.Duration `json:"publishTimeNs"`
+	// Outcomes counts settled events by outcome; Settled is their sum
+	// without unfinished ones.
+	Outcomes map[string]int `json:"outcomes"`
+	Settled  int            `json:"settled"`
+	// DeadLettered counts the messages in the processing DLQ after the run.
+	DeadLettered int `json:"deadLettered"`
+	// Elapsed runs from the first publish to the last event settled.
+	Elapsed    time.Duration `json:"elapsedNs"`
+	Throughput float64       `json:"throughputPerSecond"`
+	// Publish-to-applied latency of the events applied.
+	LatencySamples int           `json:"latencySamples"`
+	LatencyP50     time.Duration `json:"latencyP50Ns"`
+	LatencyP99     time.Duration `json:"latencyP99Ns"`
+	LatencyMax     time.Duration `json:"latencyMaxNs"`
+	// Drained says every sent event was settled before the drain timeout;
+	// Interrupted that the run was stopped (Ctrl-C) before verification.
+	Drained bool `json:"drained"`
+	// Stalled says publishing stopped early because the pipeline stopped
+	// settling events.
+	Stalled     bool    `json:"stalled"`
+	Interrupted bool    `json:"interrupted"`
+	Checks      []Check `json:"checks"`
+}
+
+// Check is one verification of the run against the table and the DLQ.
+type Check struct {
+	// Invariant is I1 or I2 (DESIGN §3), or empty for a consistency check.
+	Invariant string `json:"invariant,omitempty"`
+	Name      string `json:"name"`
+	OK        bool   `json:"ok"`
+	// Detail sums up what was checked.
+	Detail string `json:"detail"`
+	// Failures lists the first violations found.
+	Failures []string `json:"failures,omitempty"`
+	// Violations counts them all.
+	Violations int `json:"violations"`
+}
+
+// maxListed bounds the violations a check lists.
+const maxListed = 10
+
+func (c *Check) fail(format string, a ...any) {
+	c.Violations++
+	if len(c.Failures) < maxListed {
+		c.Failures = append(c.Failures, fmt.Sprintf(format, a...))
+	}
+}
+
+// OK reports whether the run sent everything, drained, and passed every check.
+func (r *Report) OK() bool {
+	if !r.Drained || r.Stalled || r.Interrupted || r.PublishFailed > 0 || r.NotSent > 0 || len(r.Checks) == 0 {
+		return false
+	}
+	for _, c := range r.Checks {
+		if !c.OK {
+			return false
+		}
+	}
+	return true
+}
+
+// WriteText writes the report for a terminal.
+func (r *Report) WriteText(w io.Writer) {
+	p := func(format string, a ...any) { fmt.Fprintf(w, format+"\n", a...) }
+	p("TAP local demo: seed %d, %d orders, %s", r.Seed, r.Orders, r.Options)
+	p("")
+	p("  sent           %d of %d generated (%s)%s", r.Sent, r.Generated, kinds(r.Kinds), notAccepted(r.PublishFailed, r.NotSent))
+	p("  applied        %d", r.Outcomes["applied"])
+	p("  duplicate      %d", r.Outcomes["duplicate"])
+	p("  stale          %d", r.Outcomes["stale"])
+	p("  rejected       %d invalid, %d conflict", r.Outcomes["rejected"], r.Outcomes["conflict"])
+	p("  failed         %d (retries exhausted)", r.Outcomes[OutcomeFailed])
+	if r.Interrupted {
+		p("  dead-lettered  not counted (interrupted)")
+	} else {
+		p("  dead-lettered  %d in the processing DLQ", r.DeadLettered)
+	}
+	if r.Stalled {
+		p("  STALLED        publishing stopped: the pipeline settled nothing for the drain timeout")
+	}
+	if n := r.Outcomes[OutcomeUnfinished]; n > 0 || r.Settled < r.Sent {
+		p("  NOT SETTLED    %d of %d sent events, left in the inbox (%d cut short mid-processing)", r.Sent-r.Settled, r.Sent, n)
+	}
+	p("  throughput     %.0f events/s (%d events settled in %s; publishing took %s)",
+		r.Throughput, r.Settled, r.Elapsed.Round(time.Millisecond), r.PublishTime.Round(time.Millisecond))
+	p("  latency        publish→applied p50 %s, p99 %s, max %s (%d events; at most a window of events in the pipeline)",
+		ms(r.LatencyP50), ms(r.LatencyP99), ms(r.LatencyMax), r.LatencySamples)
+	p("")
+	if r.Interrupted {
+		p("interrupted before verification")
+		return
+	}
+	p("verification against the table and the processing DLQ:")
+	for _, c := range r.Checks {
+		status := "PASS"
+		if !c.OK {
+			status = "FAIL"
+		}
+		name := c.Name
+		if c.Invariant != "" {
+			name = c.Invariant + " " + name
+		}
+		p("  %s  %s: %s", status, name, c.Detail)
+		for _, f := range c.Failures {
+			p("          - %s", f)
+		}
+		if c.Violations > len(c.Failures) {
+			p("          ... and %d more", c.Violations-len(c.Failures))
+		}
+	}
+	if r.OK() {
+		p("\nresult: PASS")
+	} else {
+		p("\nresult: FAIL")
+	}
+}
+
+func kinds(k map[string]int) string {
+	var parts []string
+	for _, name := range []string{"original", "duplicate", "conflicting", "invalid"} {
+		if n := k[name]; n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", n, name))
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+func notAccepted(refused, notSent int) string {
+	var s string
+	if refused > 0 {
+		s += fmt.Sprintf("; %d NOT ACCEPTED by PutEvents", refused)
+	}
+	if notSent > 0 {
+		s += fmt.Sprintf("; %d not sent", notSent)
+	}
+	return s
+}
+
+func ms(d time.Duration) string {
+	return fmt.Sprintf("%.1fms", float64(d)/float64(time.Millisecond))
+}
