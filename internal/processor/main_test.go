@@ -371,14 +371,23 @@ func (s *syncBuffer) LinesFrom(off int) []string {
 // the SDK sends it: its JSON encoder writes U+FFFD for each bad byte.
 type strictSQS struct{ next processor.SQS }
 
+// sqsMaxMessage is SQS's default (and long-standing) message size limit.
+const sqsMaxMessage = 256 << 10
+
 func (s strictSQS) SendMessage(ctx context.Context, in *sqs.SendMessageInput, opts ...func(*sqs.Options)) (*sqs.SendMessageOutput, error) {
 	if err := sqsText("message body", aws.ToString(in.MessageBody)); err != nil {
 		return nil, err
 	}
+	size := len(aws.ToString(in.MessageBody))
 	for name, v := range in.MessageAttributes {
 		if err := sqsText("message attribute "+name, aws.ToString(v.StringValue)); err != nil {
 			return nil, err
 		}
+		size += len(name) + len(aws.ToString(v.DataType)) + len(aws.ToString(v.StringValue))
+	}
+	// SQS's message size limit counts the body and every attribute.
+	if size > sqsMaxMessage {
+		return nil, &smithy.GenericAPIError{Code: "InvalidParameterValue", Message: fmt.Sprintf("message of %d bytes is over the %d-byte limit", size, sqsMaxMessage)}
 	}
 	return s.next.SendMessage(ctx, in, opts...)
 }

@@ -228,6 +228,15 @@ func (h *Handler) reject(ctx context.Context, log *slog.Logger, rec *metrics.Rec
 		// SQS bodies must be valid UTF-8 XML text; keep the bytes recoverable.
 		body = strconv.Quote(body)
 	}
+	// SQS refuses a message over its size limit (body and attributes), and a
+	// refused send would retry a permanent failure until its reason is lost
+	// in Lambda's on-failure record. An event this large is already invalid
+	// (TOO_LARGE or quoted bytes), so keep its head and the reason.
+	if len(body) > maxDLQBody-attrsSize(attrs) {
+		attrs[AttrTruncated] = stringAttr(strconv.Itoa(len(raw)))
+		// Cutting may split a character; ToValidUTF8 drops the piece.
+		body = strings.ToValidUTF8(body[:maxDLQBody-attrsSize(attrs)], "")
+	}
 	_, err := h.sqs.SendMessage(ctx, &sqs.SendMessageInput{
 		QueueUrl:          aws.String(h.cfg.ProcessingDLQURL),
 		MessageBody:       aws.String(body),
@@ -242,6 +251,24 @@ func (h *Handler) reject(ctx context.Context, log *slog.Logger, rec *metrics.Rec
 	log.Warn("event dead-lettered", slog.String(logging.KeyOutcome, string(outcome)),
 		slog.String(logging.KeyReason, reason), slog.String("detail", message))
 	return outcome, nil
+}
+
+// AttrTruncated is set on a dead letter whose body had to be cut to fit SQS's
+// message size; its value is the original event's size in bytes.
+const AttrTruncated = "truncatedFrom"
+
+// maxDLQBody is SQS's message size limit (body plus attributes) less a
+// margin for the request's own encoding.
+const maxDLQBody = 256<<10 - 1<<10
+
+// attrsSize is what SQS counts of the attributes toward the message size:
+// each name, data type and value.
+func attrsSize(attrs map[string]sqstypes.MessageAttributeValue) int {
+	n := 0
+	for k, v := range attrs {
+		n += len(k) + len(aws.ToString(v.DataType)) + len(aws.ToString(v.StringValue))
+	}
+	return n
 }
 
 func stringAttr(v string) sqstypes.MessageAttributeValue {

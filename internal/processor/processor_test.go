@@ -155,6 +155,7 @@ func TestProcessDeadLettersInvalidEvents(t *testing.T) {
 		wantOrderID string
 		idPartial   bool   // the ID attributes only contain wantEventID, wantOrderID
 		wantBody    string // default: the raw event
+		truncated   bool   // the body is a prefix of the raw event, cut to fit SQS
 	}{
 		{name: "negative qty", raw: reportEvent(negative), wantReason: event.ReasonNegativeQty, wantMessage: "orderQty",
 			wantEventID: negative.EventID, wantOrderID: negative.OrderID},
@@ -172,7 +173,7 @@ func TestProcessDeadLettersInvalidEvents(t *testing.T) {
 			wantEventID: negative.EventID, wantOrderID: negative.OrderID, wantBody: strconv.Quote(string(nonchar))},
 		{name: "orderId over 256 bytes", raw: reportEvent(long), wantReason: event.ReasonInvalidID, wantMessage: "orderId",
 			wantEventID: valid.EventID, wantOrderID: "a" + strings.Repeat("é", 127), idPartial: true},
-		{name: "too large", raw: huge, wantReason: event.ReasonTooLarge, wantMessage: "bytes"},
+		{name: "too large", raw: huge, wantReason: event.ReasonTooLarge, wantMessage: "bytes", truncated: true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -192,7 +193,15 @@ func TestProcessDeadLettersInvalidEvents(t *testing.T) {
 			if wantBody == "" {
 				wantBody = string(tc.raw)
 			}
-			if body := aws.ToString(m.Body); body != wantBody {
+			switch body := aws.ToString(m.Body); {
+			case tc.truncated:
+				if !strings.HasPrefix(wantBody, body) || len(body) < len(wantBody)/2 {
+					t.Errorf("DLQ body of %d bytes is not the head of the %d-byte event", len(body), len(wantBody))
+				}
+				if got, want := attrs(m)[processor.AttrTruncated], strconv.Itoa(len(tc.raw)); got != want {
+					t.Errorf("attribute %s = %q, want the original size %s", processor.AttrTruncated, got, want)
+				}
+			case body != wantBody:
 				t.Errorf("DLQ body = %q, want %q", body, wantBody)
 			}
 			if tc.wantBody != "" {
@@ -204,7 +213,7 @@ func TestProcessDeadLettersInvalidEvents(t *testing.T) {
 				reason: string(tc.wantReason), message: tc.wantMessage,
 				eventID: tc.wantEventID, orderID: tc.wantOrderID, idPartial: tc.idPartial,
 			})
-			if r := dlq.Parse(m); json.Valid(tc.raw) && tc.wantBody == "" && !bytes.Equal(r.Event, tc.raw) {
+			if r := dlq.Parse(m); json.Valid(tc.raw) && tc.wantBody == "" && !tc.truncated && !bytes.Equal(r.Event, tc.raw) {
 				t.Errorf("dlq.Parse(m).Event = %s, want the original event", r.Event)
 			}
 			if tc.wantOrderID != "" && !tc.idPartial {
