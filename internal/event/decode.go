@@ -195,7 +195,9 @@ func decode(raw []byte, now time.Time, d *Decoded) *ValidationError {
 		return invalid(ReasonUnknownDetailType, "detail-type", fmt.Sprintf("detail-type %s is unknown: want %s or %s",
 			quote(w.DetailType), schema.DetailTypeExecutionReport, schema.DetailTypeHeartbeat))
 	}
-	if detailTypeErr != nil {
+	// A wrong type on a field of the other detail-type is an unknown field of
+	// this one, and unknown fields are ignored.
+	if detailTypeErr != nil && isHeartbeatField(detailTypeErr.Field) == (w.DetailType == schema.DetailTypeHeartbeat) {
 		return detailTypeError(detailTypeErr)
 	}
 	if w.Detail == (wireDetail{}) {
@@ -384,6 +386,13 @@ func envelopeTypeError(te *json.UnmarshalTypeError) *ValidationError {
 		what = "an object"
 	}
 	return invalid(ReasonInvalidEnvelope, te.Field, fmt.Sprintf("%s is a JSON %s: want %s", te.Field, te.Value, what))
+}
+
+// isHeartbeatField reports whether the type error's field (as encoding/json
+// names it, "detail.<field>") belongs to the Heartbeat detail.
+func isHeartbeatField(jsonField string) bool {
+	f := strings.TrimPrefix(jsonField, "detail.")
+	return f == fieldRegion || f == fieldSentAt
 }
 
 // detailTypeError reports a detail field of the wrong JSON type under the
