@@ -121,7 +121,8 @@ func TestDecodeAccepts(t *testing.T) {
 		{"64-char orderId and 16-char symbol", func(m map[string]json.RawMessage) {
 			m["orderId"] = raw(`"` + strings.Repeat("a", 64) + `"`)
 			m["symbol"] = raw(`"BRK.B/USD-2026.1"`)
-		}, nil}, {"heartbeat fields of any type are unknown fields of a report", func(m map[string]json.RawMessage) {
+		}, nil},
+		{"heartbeat fields of any type are unknown fields of a report", func(m map[string]json.RawMessage) {
 			m["region"], m["sentAt"] = raw(`5`), raw(`{"at":1}`)
 		}, nil},
 	}
