@@ -24,6 +24,7 @@ import (
 	"github.com/tap-trading/tap/internal/awslocal"
 	"github.com/tap-trading/tap/internal/motoserver"
 	"github.com/tap-trading/tap/internal/names"
+	"github.com/tap-trading/tap/internal/processor"
 )
 
 // Config is one benchmark run.
@@ -118,11 +119,11 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		Name: TapName, Path: bootstrap, Dir: filepath.Dir(bootstrap), Handler: "bootstrap",
 		MemoryMB: cfg.TapMemoryMB, FunctionName: n.Processor(),
 		Env: append([]string{
-			"TABLE_NAME=" + res.TapTable,
-			"PROCESSING_DLQ_URL=" + res.DLQURL,
-			"POWERTOOLS_SERVICE_NAME=" + n.ServiceName(),
-			"POWERTOOLS_METRICS_NAMESPACE=" + n.MetricsNamespace(),
-			"POWERTOOLS_LOG_LEVEL=INFO",
+			processor.EnvTableName + "=" + res.TapTable,
+			processor.EnvProcessingDLQURL + "=" + res.DLQURL,
+			processor.EnvServiceName + "=" + n.ServiceName(),
+			processor.EnvMetricsNamespace + "=" + n.MetricsNamespace(),
+			processor.EnvLogLevel + "=INFO",
 		}, sdkEnv...),
 	}
 	node, err := exec.LookPath("node")

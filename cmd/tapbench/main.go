@@ -16,6 +16,7 @@ import (
 
 	"github.com/tap-trading/tap/bench"
 	"github.com/tap-trading/tap/internal/config"
+	"github.com/tap-trading/tap/internal/infra/bundle"
 )
 
 func main() {
@@ -26,7 +27,8 @@ func main() {
 }
 
 func run() error {
-	root, err := repoRoot()
+	// `make bench` runs from the root, but any subdirectory works.
+	root, err := bundle.ModuleRoot(".")
 	if err != nil {
 		return err
 	}
@@ -72,23 +74,4 @@ func run() error {
 	}
 	cfg.Log("wrote %s", *out)
 	return nil
-}
-
-// repoRoot is the nearest directory at or above the working directory that
-// holds go.mod: `make bench` runs from the root, but any subdirectory works.
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod found above the working directory: run from the repository")
-		}
-		dir = parent
-	}
 }

@@ -12,15 +12,10 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
-)
 
-// Environment variables the processor is configured by (DESIGN §4).
-const (
-	EnvTableName        = "TABLE_NAME"
-	EnvProcessingDLQURL = "PROCESSING_DLQ_URL"
-	EnvServiceName      = "POWERTOOLS_SERVICE_NAME"
-	EnvMetricsNamespace = "POWERTOOLS_METRICS_NAMESPACE"
-	EnvLogLevel         = "POWERTOOLS_LOG_LEVEL"
+	// The processor owns its environment contract (DESIGN §4); the stack
+	// sets exactly the variables it reads.
+	"github.com/tap-trading/tap/internal/processor"
 )
 
 // ProcessorProps configure the processor Lambda.
@@ -102,11 +97,11 @@ func NewProcessor(scope constructs.Construct, id string, p ProcessorProps) *Proc
 		Role:         role,
 		LogGroup:     logGroup,
 		Environment: &map[string]*string{
-			EnvTableName:        jsii.String(p.TableName),
-			EnvProcessingDLQURL: p.ProcessingDLQ.QueueUrl(),
-			EnvServiceName:      jsii.String(p.ServiceName),
-			EnvMetricsNamespace: jsii.String(p.MetricsNamespace),
-			EnvLogLevel:         jsii.String(p.LogLevel),
+			processor.EnvTableName:        jsii.String(p.TableName),
+			processor.EnvProcessingDLQURL: p.ProcessingDLQ.QueueUrl(),
+			processor.EnvServiceName:      jsii.String(p.ServiceName),
+			processor.EnvMetricsNamespace: jsii.String(p.MetricsNamespace),
+			processor.EnvLogLevel:         jsii.String(p.LogLevel),
 		},
 		ReservedConcurrentExecutions: reserved(p.ReservedConcurrency),
 	})

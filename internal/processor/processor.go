@@ -145,10 +145,8 @@ func (h *Handler) Process(ctx context.Context, raw json.RawMessage) (Outcome, er
 		tracing.RecordFailure(ctx, err)
 	}
 	endSpan()
-	if h.tracer != nil {
-		// Spans are sent as they end; Flush only drains what is buffered.
-		_ = h.tracer.Flush(ctx)
-	}
+	// Spans are sent as they end; Flush only drains what is buffered.
+	_ = h.tracer.Flush(ctx)
 	return outcome, err
 }
 

@@ -8,6 +8,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
 
 	"github.com/tap-trading/tap/internal/infra"
+	"github.com/tap-trading/tap/internal/processor"
 	"github.com/tap-trading/tap/internal/schema"
 )
 
@@ -130,11 +131,11 @@ func TestProcessorFunction(t *testing.T) {
 				"Role":          arnOf(id.role),
 				"LoggingConfig": map[string]any{"LogGroup": ref(id.logGroup)},
 				"Environment": map[string]any{"Variables": assertions.Match_Exact(map[string]any{
-					infra.EnvTableName:        n.Table(),
-					infra.EnvProcessingDLQURL: ref(id.processingDLQ),
-					infra.EnvServiceName:      n.ServiceName(),
-					infra.EnvMetricsNamespace: n.MetricsNamespace(),
-					infra.EnvLogLevel:         cfg.LogLevel,
+					processor.EnvTableName:        n.Table(),
+					processor.EnvProcessingDLQURL: ref(id.processingDLQ),
+					processor.EnvServiceName:      n.ServiceName(),
+					processor.EnvMetricsNamespace: n.MetricsNamespace(),
+					processor.EnvLogLevel:         cfg.LogLevel,
 				})},
 				// Unreserved unless configured (see TestReservedConcurrencyFromConfig).
 				"ReservedConcurrentExecutions": assertions.Match_Absent(),
