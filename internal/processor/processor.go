@@ -73,13 +73,17 @@ type Deps struct {
 // Handler processes events. It is safe for concurrent use (the local invoker
 // runs several at once); in Lambda one invocation runs at a time.
 type Handler struct {
-	cfg    Config
-	store  *store.Store
-	sqs    SQS
-	out    io.Writer
-	log    *slog.Logger
-	tracer *tracing.Tracer
-	now    func() time.Time
+	cfg   Config
+	store *store.Store
+	sqs   SQS
+	log   *slog.Logger
+	// metrics is flushed at the end of every invocation. Built once: the
+	// recorder reuses its buffers across flushes. When the local invoker runs
+	// invocations concurrently, a flush may carry another one's values too;
+	// the totals are the same.
+	metrics *metrics.Recorder
+	tracer  *tracing.Tracer
+	now     func() time.Time
 	// warm flips on the first invocation: the only state kept across
 	// invocations, for the ColdStart metric and the cold_start log key.
 	warm atomic.Bool
@@ -90,22 +94,22 @@ func New(cfg Config, deps Deps) (*Handler, error) {
 	if deps.DynamoDB == nil || deps.SQS == nil || deps.Stdout == nil {
 		return nil, errors.New("processor: Deps.DynamoDB, Deps.SQS and Deps.Stdout are required")
 	}
-	// Validate the namespace once here, so Process never meets the error.
-	if _, err := metrics.New(io.Discard, cfg.MetricsNamespace, cfg.ServiceName); err != nil {
-		return nil, fmt.Errorf("processor: %s: %w", EnvMetricsNamespace, err)
-	}
 	now := deps.Now
 	if now == nil {
 		now = time.Now
 	}
+	rec, err := metrics.New(deps.Stdout, cfg.MetricsNamespace, cfg.ServiceName, metrics.WithClock(now))
+	if err != nil {
+		return nil, fmt.Errorf("processor: %s: %w", EnvMetricsNamespace, err)
+	}
 	return &Handler{
-		cfg:    cfg,
-		store:  store.New(deps.DynamoDB, cfg.TableName, cfg.Region, now),
-		sqs:    deps.SQS,
-		out:    deps.Stdout,
-		log:    logging.New(deps.Stdout, cfg.ServiceName, cfg.LogLevel),
-		tracer: deps.Tracer,
-		now:    now,
+		cfg:     cfg,
+		store:   store.New(deps.DynamoDB, cfg.TableName, cfg.Region, now),
+		sqs:     deps.SQS,
+		metrics: rec,
+		log:     logging.New(deps.Stdout, cfg.ServiceName, cfg.LogLevel),
+		tracer:  deps.Tracer,
+		now:     now,
 	}, nil
 }
 
@@ -129,8 +133,7 @@ func (h *Handler) Process(ctx context.Context, raw json.RawMessage) (Outcome, er
 		inv.RequestID = lc.AwsRequestID
 	}
 	log := logging.ForInvocation(h.log, inv)
-	// Recorder creation cannot fail: the namespace was validated in New.
-	rec, _ := metrics.New(h.out, h.cfg.MetricsNamespace, h.cfg.ServiceName, metrics.WithClock(h.now))
+	rec := h.metrics
 	rec.Add(metrics.EventsReceived, metrics.Count, 1)
 	if cold {
 		rec.Add(metrics.ColdStart, metrics.Count, 1)
