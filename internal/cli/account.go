@@ -33,7 +33,7 @@ updated in the last second may show its previous state).
 		Example: `  tapctl account orders acct-042 --env dev
   tapctl account orders acct-042 --since 24h
   tapctl account orders acct-042 --since 2026-01-05T14:30:00Z --output json`,
-		Args: usageArgs(cobra.ExactArgs(1)),
+		Args: oneArg("ACCOUNT_ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			asJSON, err := a.json()
 			if err != nil {

@@ -1,12 +1,14 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -134,12 +136,12 @@ func fraction(p float64) bool { return p >= 0 && p <= 1 }
 
 func (a *app) runLocal(ctx context.Context, f localFlags, env string, asJSON bool) (err error) {
 	statePath := local.StatePath(a.env.Getenv)
-	procOut, closeLog, logName, err := a.processorLog(f.processorLog, statePath)
-	if err != nil {
+	// Refuse before starting anything: a second pipeline must not touch the
+	// running one's moto, state file or processor log.
+	if err := local.CheckFree(statePath, a.env.PID()); err != nil {
 		return err
 	}
-	defer closeLog()
-
+	procOut := &pendingLog{}
 	cfg := local.Config{
 		AWSEndpoint: f.awsEndpoint, Region: local.DefaultRegion, Env: env, ProcessorOutput: procOut,
 		Invoker: local.InvokerConfig{
@@ -157,11 +159,16 @@ func (a *app) runLocal(ctx context.Context, f localFlags, env string, asJSON boo
 		return err
 	}
 	defer p.Close()
-	st := local.State{Resources: p.Resources, PID: os.Getpid(), StartedAt: a.env.Now().UTC()}
+	st := local.State{Resources: p.Resources, PID: a.env.PID(), StartedAt: a.env.Now().UTC()}
 	if err := local.WriteState(statePath, st); err != nil {
 		return err
 	}
 	defer local.RemoveState(statePath, st.PID)
+	logName, closeLog, err := a.processorLog(f.processorLog, statePath, procOut)
+	if err != nil {
+		return err
+	}
+	defer closeLog()
 	a.writeLocalBanner(p, logName, statePath, f.demo)
 
 	// The invoker runs until Ctrl-C, or until the demo is done.
@@ -227,22 +234,54 @@ func moto(p *local.Pipeline) string {
 	return ""
 }
 
-// processorLog opens where the processor's logs go.
-func (a *app) processorLog(flag, statePath string) (io.Writer, func(), string, error) {
+// processorLog opens where the processor's logs go and attaches it to out.
+// It appends: the file may hold an earlier run's log, which is kept.
+func (a *app) processorLog(flag, statePath string, out *pendingLog) (string, func(), error) {
 	switch flag {
 	case "-":
-		return a.env.Stderr, func() {}, "stderr", nil
+		return "stderr", func() {}, out.attach(a.env.Stderr)
 	case "":
 		flag = strings.TrimSuffix(statePath, filepath.Ext(statePath)) + "-processor.log"
 	}
 	if err := os.MkdirAll(filepath.Dir(flag), 0o700); err != nil {
-		return nil, nil, "", fmt.Errorf("processor log: %w", err)
+		return "", nil, fmt.Errorf("processor log: %w", err)
 	}
-	fh, err := os.Create(flag)
+	fh, err := os.OpenFile(flag, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
-		return nil, nil, "", fmt.Errorf("processor log: %w", err)
+		return "", nil, fmt.Errorf("processor log: %w", err)
 	}
-	return fh, func() { fh.Close() }, flag, nil
+	if err := out.attach(fh); err != nil {
+		fh.Close()
+		return "", nil, fmt.Errorf("processor log %s: %w", flag, err)
+	}
+	return flag + " (appended)", func() { fh.Close() }, nil
+}
+
+// pendingLog holds the processor's output until its log is open. The log is
+// opened only once the pipeline has started and recorded its state, so a
+// refused or failed start never touches the log of a pipeline that is running.
+type pendingLog struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+	w   io.Writer
+}
+
+func (l *pendingLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.w == nil {
+		return l.buf.Write(p)
+	}
+	return l.w.Write(p)
+}
+
+// attach sends what was held, and everything after it, to w.
+func (l *pendingLog) attach(w io.Writer) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.w = w
+	_, err := l.buf.WriteTo(w)
+	return err
 }
 
 // writeLocalBanner tells the user where everything is and how to publish.

@@ -93,7 +93,7 @@ seconds). --executions adds every recorded execution, in seq order.`,
 		Example: `  tapctl order get ord-7f3a --env dev
   tapctl order get ord-7f3a --executions --output json
   tapctl order get ord-0000000000002a-000001 --local`,
-		Args: usageArgs(cobra.ExactArgs(1)),
+		Args: oneArg("ORDER_ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			asJSON, err := a.json()
 			if err != nil {

@@ -40,9 +40,12 @@ type Env struct {
 	// ("EventBridge", "Route 53", ...), after LoadAWS; tests point the
 	// services moto lacks at a loopback server with it.
 	Endpoints map[string]string
-	// Interactive says stderr is a terminal (progress bars are drawn only
-	// there, except the demo's).
+	// Interactive says stderr is a terminal: progress bars are drawn only
+	// there; elsewhere long steps print plain periodic lines.
 	Interactive bool
+	// PID is the process ID a local pipeline records as its owner. Default
+	// os.Getpid.
+	PID func() int
 }
 
 // DefaultEnv is the Env of the real process.
@@ -54,6 +57,7 @@ func DefaultEnv() Env {
 			return config.LoadDefaultConfig(ctx, config.WithRegion(region))
 		},
 		Interactive: isTerminal(os.Stderr),
+		PID:         os.Getpid,
 	}
 }
 
@@ -76,6 +80,9 @@ func (e Env) withDefaults() Env {
 	}
 	if e.LoadAWS == nil {
 		e.LoadAWS = d.LoadAWS
+	}
+	if e.PID == nil {
+		e.PID = os.Getpid
 	}
 	return e
 }
@@ -195,6 +202,20 @@ func usageArgs(v cobra.PositionalArgs) cobra.PositionalArgs {
 			return usageError{err}
 		}
 		return nil
+	}
+}
+
+// oneArg accepts exactly one positional argument and names it when it is
+// missing or repeated.
+func oneArg(name string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		switch len(args) {
+		case 1:
+			return nil
+		case 0:
+			return usagef("%s needs %s", cmd.CommandPath(), name)
+		}
+		return usagef("%s takes one %s, got %d arguments: %s", cmd.CommandPath(), name, len(args), strings.Join(args, " "))
 	}
 }
 

@@ -41,24 +41,30 @@ func TestEveryCommandHasHelpWithExamples(t *testing.T) {
 func TestExitCodes(t *testing.T) {
 	f := newFixture(t)
 	for _, tc := range []struct {
-		args []string
-		code int
-		says string
+		args  []string
+		code  int
+		says  string
+		stdin string
 	}{
-		{[]string{}, ExitUsage, "tapctl needs a command"},
-		{[]string{"nope"}, ExitUsage, `unknown command "nope"`},
-		{[]string{"order"}, ExitUsage, "needs a command: get"},
-		{[]string{"order", "get"}, ExitUsage, "accepts 1 arg"},
-		{[]string{"order", "get", "a", "b"}, ExitUsage, "accepts 1 arg"},
-		{[]string{"order", "get", "x", "--output", "xml"}, ExitUsage, `--output "xml": want text or json`},
-		{[]string{"account", "orders", "a", "--since", "soon"}, ExitUsage, "--since"},
-		{[]string{"send", "--max-attempts", "0", "--bus", "b"}, ExitUsage, "--max-attempts"},
-		{[]string{"load", "--rate", "0", "--duration", "1s"}, ExitUsage, "--rate and --duration"},
-		{[]string{"load", "--rate", "five"}, ExitUsage, "invalid argument"},
-		{[]string{"failover", "drill", "--yes", "--poll", "0s"}, ExitUsage, "--poll"},
-		{[]string{"order", "get", "x", "--local"}, ExitFailure, "no local pipeline is running"},
+		{[]string{}, ExitUsage, "tapctl needs a command", ""},
+		{[]string{"nope"}, ExitUsage, `unknown command "nope"`, ""},
+		{[]string{"order"}, ExitUsage, "needs a command: get", ""},
+		{[]string{"order", "get"}, ExitUsage, "tapctl order get needs ORDER_ID", ""},
+		{[]string{"order", "get", "a", "b"}, ExitUsage, "takes one ORDER_ID, got 2 arguments: a b", ""},
+		{[]string{"account", "orders"}, ExitUsage, "tapctl account orders needs ACCOUNT_ID", ""},
+		{[]string{"dlq", "list", "--local"}, ExitUsage, "--queue is required: processing or delivery", ""},
+		{[]string{"order", "get", "x", "--output", "xml"}, ExitUsage, `--output "xml": want text or json`, ""},
+		{[]string{"account", "orders", "a", "--since", "soon"}, ExitUsage, "--since", ""},
+		{[]string{"send", "--max-attempts", "0", "--bus", "b"}, ExitUsage, "--max-attempts", ""},
+		{[]string{"load", "--rate", "0", "--duration", "1s"}, ExitUsage, "--rate and --duration", ""},
+		{[]string{"load", "--rate", "five"}, ExitUsage, "invalid argument", ""},
+		{[]string{"failover", "drill", "--yes", "--poll", "0s"}, ExitUsage, "--poll", ""},
+		{[]string{"order", "get", "x", "--local"}, ExitFailure, "no local pipeline is running", ""},
+		{[]string{"send", "--bus", "b"}, ExitUsage, "no events in stdin", ""},
+		{[]string{"send", "--bus", "b"}, ExitFailure, "line 1: want one JSON object per line: an event detail or a PutEvents entry, got a JSON array", "[1,2]\n"},
+		{[]string{"send", "--bus", "b"}, ExitFailure, "Source must be a JSON string, not a number", `{"DetailType":"x","Detail":"{}","Source":5}` + "\n"},
 	} {
-		r := f.run("", tc.args...)
+		r := f.run(tc.stdin, tc.args...)
 		if r.code != tc.code || !strings.Contains(r.stderr, tc.says) {
 			t.Errorf("tapctl %v: exit %d stderr %q, want exit %d and %q", tc.args, r.code, r.stderr, tc.code, tc.says)
 		}

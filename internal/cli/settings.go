@@ -40,7 +40,7 @@ type globalFlags struct {
 
 func (g *globalFlags) register(root *cobra.Command) {
 	pf := root.PersistentFlags()
-	pf.StringVar(&g.env, "env", "", "environment: names the tap-<env>-* resources and Tap-<env>-* stacks (env TAP_ENV; default dev)")
+	pf.StringVar(&g.env, "env", "", "environment: names the tap-<env>-* resources and Tap-<env>-* stacks (env TAP_ENV; default dev, except tapctl local: default local, TAP_ENV ignored)")
 	pf.StringVar(&g.region, "region", "", "AWS region (env TAP_REGION, then AWS_REGION; default the primary region, us-east-1)")
 	pf.StringVarP(&g.output, "output", "o", "text", "output format: text or json")
 }
