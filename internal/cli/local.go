@@ -320,9 +320,16 @@ Ctrl-C stops the pipeline.
 
 // writeOutcome prints one settled event.
 func (a *app) writeOutcome(r local.Result) {
-	line := fmt.Sprintf("%s  %-10s event %s", r.Done.UTC().Format("15:04:05.000"), r.Outcome, orDash(r.EventID))
+	id := "event " + r.EventID
+	if r.EventID == "" {
+		id = "event without an eventId"
+	}
+	line := fmt.Sprintf("%s  %-10s %s", r.Done.UTC().Format("15:04:05.000"), r.Outcome, id)
 	if r.Invokes > 1 {
 		line += fmt.Sprintf(" after %d invocations", r.Invokes)
+	}
+	if r.Reason != "" {
+		line += fmt.Sprintf(": %s: %s", r.Reason, r.Message)
 	}
 	if r.Err != nil {
 		line += ": " + r.Err.Error()

@@ -186,7 +186,7 @@ func TestLocalServesSDKAndStopsCleanly(t *testing.T) {
 	if !contains(r.stderr, st.Endpoint, st.Bus, "aws events put-events", "--endpoint-url "+st.Endpoint, "stopping", "moto stopped") {
 		t.Errorf("stderr lacks the banner or the stop:\n%s", r.stderr)
 	}
-	if !contains(r.stdout, "applied", "rejected", good.EventID) {
+	if !contains(r.stdout, "applied", good.EventID, "rejected   event "+bad.EventID+": INVALID_SIDE: side \"HOLD\" is invalid") {
 		t.Errorf("stdout lacks the per-event outcomes:\n%s", r.stdout)
 	}
 	if _, err := os.Stat(statePath); !errors.Is(err, os.ErrNotExist) {
@@ -277,5 +277,20 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool)
 			t.Fatalf("no %s after %s", what, timeout)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestWriteOutcomeSaysWhy: a rejection in the local event log carries the
+// dead letter's reason code and message, also for an event without an ID.
+func TestWriteOutcomeSaysWhy(t *testing.T) {
+	var out bytes.Buffer
+	a := &app{env: Env{Stdout: &out}.withDefaults()}
+	done := time.Date(2026, 1, 5, 14, 30, 0, 0, time.UTC)
+	a.writeOutcome(local.Result{Outcome: "rejected", Reason: "MISSING_FIELD", Message: "eventId is missing", Done: done})
+	a.writeOutcome(local.Result{Outcome: "applied", EventID: "e1", Done: done})
+	want := "14:30:00.000  rejected   event without an eventId: MISSING_FIELD: eventId is missing\n" +
+		"14:30:00.000  applied    event e1\n"
+	if got := out.String(); got != want {
+		t.Errorf("outcome lines:\n%s\nwant:\n%s", got, want)
 	}
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/smithy-go/logging"
 	"github.com/spf13/cobra"
 )
 
@@ -53,9 +54,7 @@ func DefaultEnv() Env {
 	return Env{
 		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
 		Getenv: os.Getenv, Now: time.Now,
-		LoadAWS: func(ctx context.Context, region string) (aws.Config, error) {
-			return config.LoadDefaultConfig(ctx, config.WithRegion(region))
-		},
+		LoadAWS:     defaultLoadAWS(os.Stderr),
 		Interactive: isTerminal(os.Stderr),
 		PID:         os.Getpid,
 	}
@@ -79,12 +78,29 @@ func (e Env) withDefaults() Env {
 		e.Now = d.Now
 	}
 	if e.LoadAWS == nil {
-		e.LoadAWS = d.LoadAWS
+		e.LoadAWS = defaultLoadAWS(e.Stderr)
 	}
 	if e.PID == nil {
 		e.PID = os.Getpid
 	}
 	return e
+}
+
+// defaultLoadAWS loads the SDK's default configuration: environment, shared
+// config and credentials files, SSO, container and instance roles. The SDK's
+// log goes to stderr without the IMDS client's "falling back to IMDSv1"
+// warning, which every machine outside EC2 prints on the way to the one
+// clear error about missing credentials (see checkCredentials).
+func defaultLoadAWS(stderr io.Writer) func(context.Context, string) (aws.Config, error) {
+	logger := logging.LoggerFunc(func(c logging.Classification, format string, v ...any) {
+		if c == logging.Warn && strings.HasPrefix(format, "falling back to IMDSv1") {
+			return
+		}
+		fmt.Fprintf(stderr, "SDK %s %s\n", c, fmt.Sprintf(format, v...))
+	})
+	return func(ctx context.Context, region string) (aws.Config, error) {
+		return config.LoadDefaultConfig(ctx, config.WithRegion(region), config.WithLogger(logger))
+	}
 }
 
 // Main runs tapctl with args (without the program name) and returns the

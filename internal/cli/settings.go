@@ -89,6 +89,9 @@ func (a *app) aws(ctx context.Context, region string) (target, error) {
 	if err != nil {
 		return target{}, fmt.Errorf("load AWS configuration for %s: %w", region, err)
 	}
+	if err := checkCredentials(ctx, cfg); err != nil {
+		return target{}, err
+	}
 	return target{cfg: cfg, names: a.names(), region: region, app: a}, nil
 }
 
