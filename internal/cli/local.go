@@ -15,6 +15,7 @@ import (
 
 	"github.com/tap-trading/tap/internal/awslocal"
 	"github.com/tap-trading/tap/internal/local"
+	"github.com/tap-trading/tap/internal/names"
 )
 
 // localFlags are tapctl local's flags.
@@ -74,10 +75,16 @@ Ctrl-C stops cleanly: polling stops, events in flight get --grace to finish
   # a bigger, rougher stream, repeatable
   tapctl local --demo --orders 200 --duplicates 0.3 --invalid 0.1 --conflicts 0.02 --seed 7
 
-  # keep it running and publish to it from another terminal
+  # keep it running (it prints its endpoint), and from another terminal publish and read back
   tapctl local
+  tapctl send --local --file examples/lifecycle.jsonl
+  tapctl order get ORD-1001 --local
+
+  # on a moto you started, so the endpoint is known in advance
+  moto_server -p 5000 &
+  tapctl local --aws-endpoint http://127.0.0.1:5000
   AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing aws events put-events \
-    --endpoint-url http://127.0.0.1:PORT --region us-east-1 --entries file://entries.json`,
+    --endpoint-url http://127.0.0.1:5000 --region us-east-1 --entries file://examples/put-events.json`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			asJSON, err := a.json()
@@ -306,16 +313,22 @@ func (a *app) writeLocalBanner(p *local.Pipeline, logName, statePath string, dem
 		fmt.Fprintln(w)
 		return
 	}
+	entries := "file://examples/put-events.json"
+	if r.Bus != names.For(local.DefaultEnv).Bus() {
+		// examples/put-events.json addresses the default env's bus.
+		entries = fmt.Sprintf(`'[{"EventBusName":"%s","Source":"tap.trading","DetailType":"Heartbeat","Detail":"{\"region\":\"%s\",\"sentAt\":\"2026-01-05T14:30:00Z\"}"}]'`, r.Bus, r.Region)
+	}
 	fmt.Fprintf(w, `
-Publish with the AWS CLI (any credentials do; moto ignores them):
+From the repository root, in another terminal, publish the example order and read it back:
+  tapctl send --local --file examples/lifecycle.jsonl
+  tapctl order get ORD-1001 --local
+or publish with the AWS CLI (any credentials do; moto ignores them):
   AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s aws events put-events \
-    --endpoint-url %s --region %s \
-    --entries '[{"EventBusName":"%s","Source":"tap.trading","DetailType":"ExecutionReport","Detail":"{\"eventId\":\"…\",…}"}]'
-or with tapctl:  tapctl send --local --file events.jsonl
-inspect:         tapctl order get ORDER_ID --local;  tapctl dlq list --queue processing --local
+    --endpoint-url %s --region %s --entries %s
+rejected events:  tapctl dlq list --queue processing --local
 Ctrl-C stops the pipeline.
 
-`, awslocal.AccessKeyID, awslocal.SecretAccessKey, r.Endpoint, r.Region, r.Bus)
+`, awslocal.AccessKeyID, awslocal.SecretAccessKey, r.Endpoint, r.Region, entries)
 }
 
 // writeOutcome prints one settled event.

@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -72,4 +74,114 @@ func TestExitCodes(t *testing.T) {
 			t.Errorf("tapctl %v: usage error does not point at --help: %q", tc.args, r.stderr)
 		}
 	}
+}
+
+// TestHelpExamplesParse takes every tapctl command line of every help
+// example, as printed, and parses it the way a run would: the command
+// exists, its flags parse, its positional arguments are accepted. Examples
+// have no placeholders, and the repository files they name exist.
+func TestHelpExamplesParse(t *testing.T) {
+	a := &app{env: Env{}.withDefaults()}
+	root := a.rootCmd()
+	var cmds []*cobra.Command
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		cmds = append(cmds, c)
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(root)
+	parsed := 0
+	for _, c := range cmds {
+		if strings.Contains(c.Example, "…") {
+			t.Errorf("%s: example has a … placeholder:\n%s", c.CommandPath(), c.Example)
+		}
+		for _, line := range exampleLines(c.Example) {
+			for _, word := range shellWords(line) {
+				if p, ok := strings.CutPrefix(word, "file://"); ok {
+					word = p
+				}
+				if strings.HasPrefix(word, "examples/") {
+					if _, err := os.Stat(filepath.Join("..", "..", word)); err != nil {
+						t.Errorf("%s: example names %s, which the repository lacks: %v", c.CommandPath(), word, err)
+					}
+				}
+			}
+			// The tapctl part of a pipeline.
+			if i := strings.LastIndex(line, "| tapctl "); i >= 0 {
+				line = line[i+2:]
+			}
+			if !strings.HasPrefix(line, "tapctl ") {
+				continue
+			}
+			args := shellWords(line)[1:]
+			parsed++
+			// A fresh tree per line: parsed flag values stick to commands.
+			cmd, rest, err := (&app{env: Env{}.withDefaults()}).rootCmd().Find(args)
+			if err == nil {
+				err = cmd.ParseFlags(rest)
+			}
+			if err == nil {
+				err = cmd.ValidateArgs(cmd.Flags().Args())
+			}
+			if err != nil {
+				t.Errorf("%s example %q does not parse: %v", c.CommandPath(), line, err)
+			}
+		}
+	}
+	if parsed < 20 {
+		t.Errorf("parsed %d example command lines, want every command's (at least 20)", parsed)
+	}
+}
+
+// exampleLines returns an Example's command lines, continuations joined and
+// comments dropped.
+func exampleLines(example string) []string {
+	var out []string
+	var cur string
+	for _, l := range strings.Split(example, "\n") {
+		l = strings.TrimSpace(l)
+		if cur == "" && (l == "" || strings.HasPrefix(l, "#")) {
+			continue
+		}
+		if more, ok := strings.CutSuffix(l, "\\"); ok {
+			cur += more
+			continue
+		}
+		out = append(out, cur+l)
+		cur = ""
+	}
+	return out
+}
+
+// shellWords splits a command line as a POSIX shell does for the simple
+// quoting help examples use: single quotes, double quotes, spaces.
+func shellWords(line string) []string {
+	var words []string
+	var w strings.Builder
+	in, quote := false, rune(0)
+	for _, r := range line {
+		switch {
+		case quote != 0 && r == quote:
+			quote = 0
+		case quote != 0:
+			w.WriteRune(r)
+		case r == '\'' || r == '"':
+			quote, in = r, true
+		case r == ' ' || r == '\t':
+			if in {
+				words = append(words, w.String())
+				w.Reset()
+				in = false
+			}
+		default:
+			w.WriteRune(r)
+			in = true
+		}
+	}
+	if in {
+		words = append(words, w.String())
+	}
+	return words
 }

@@ -126,8 +126,9 @@ the command exits 1 if any event is still not accepted.`,
   # to the regional bus, from stdin
   cat events.jsonl | tapctl send --bus tap-dev-trading --region us-west-2
 
-  # into the local pipeline
-  echo '{"eventId":"…","orderId":"o1",…}' | tapctl send --local`,
+  # into the local pipeline: the repository's example order lifecycle, then a heartbeat from stdin
+  tapctl send --local --file examples/lifecycle.jsonl
+  echo '{"region":"us-east-1","sentAt":"2026-01-05T14:30:00Z"}' | tapctl send --local`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			asJSON, err := a.json()
