@@ -153,7 +153,7 @@ Exit codes: 0 success, 1 failure, 2 usage error.`,
   tapctl local --demo
 
   # publish events through the global endpoint of env dev
-  tapctl send --env dev --file events.jsonl
+  tapctl send --env dev --file examples/lifecycle.jsonl
 
   # what is in the processing dead-letter queue, and send it back
   tapctl dlq list --queue processing

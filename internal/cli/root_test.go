@@ -62,6 +62,7 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"load", "--rate", "five"}, ExitUsage, "invalid argument", ""},
 		{[]string{"failover", "drill", "--yes", "--poll", "0s"}, ExitUsage, "--poll", ""},
 		{[]string{"order", "get", "x", "--local"}, ExitFailure, "no local pipeline is running", ""},
+		{[]string{"local", "--aws-endpoint", "http://127.0.0.1:1"}, ExitFailure, "nothing answers at --aws-endpoint http://127.0.0.1:1: start moto_server there", ""},
 		{[]string{"send", "--bus", "b"}, ExitUsage, "no events in stdin", ""},
 		{[]string{"send", "--bus", "b"}, ExitFailure, "line 1: want one JSON object per line: an event detail or a PutEvents entry, got a JSON array", "[1,2]\n"},
 		{[]string{"send", "--bus", "b"}, ExitFailure, "Source must be a JSON string, not a number", `{"DetailType":"x","Detail":"{}","Source":5}` + "\n"},
@@ -184,4 +185,13 @@ func shellWords(line string) []string {
 		words = append(words, w.String())
 	}
 	return words
+}
+
+// TestLocalHelpAgreesOnEnvDefault: local's own help and its Global Flags
+// section give the same default env.
+func TestLocalHelpAgreesOnEnvDefault(t *testing.T) {
+	r := newFixture(t).run("", "local", "--help").want(t, ExitOK)
+	if !contains(r.stdout, `default "local", not TAP_ENV`, "tapctl local: default local, TAP_ENV ignored") {
+		t.Errorf("local --help does not give one env default:\n%s", r.stdout)
+	}
 }

@@ -121,10 +121,10 @@ EndpointId, signed with SigV4a by the AWS SDK), or to a regional bus with
 of up to 10; entries PutEvents reports as failed are retried with backoff, and
 the command exits 1 if any event is still not accepted.`,
 		Example: `  # through the global endpoint of env dev (ID from the Tap-dev-Failover stack)
-  tapctl send --env dev --file events.jsonl
+  tapctl send --env dev --file examples/lifecycle.jsonl
 
   # to the regional bus, from stdin
-  cat events.jsonl | tapctl send --bus tap-dev-trading --region us-west-2
+  cat examples/lifecycle.jsonl | tapctl send --bus tap-dev-trading --region us-west-2
 
   # into the local pipeline: the repository's example order lifecycle, then a heartbeat from stdin
   tapctl send --local --file examples/lifecycle.jsonl
