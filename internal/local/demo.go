@@ -207,7 +207,9 @@ func RunDemo(ctx context.Context, p *Pipeline, cfg DemoConfig) (*Report, error) 
 		}
 	}
 	say("waiting for the pipeline to settle the %d events sent (at most %s)...", rep.Sent, cfg.DrainTimeout)
-	rep.Drained = run.waitDrained(ctx, p, rep.Sent, cfg.DrainTimeout)
+	rep.Drained = run.waitDrained(ctx, p, rep.Sent, cfg.DrainTimeout, func(settled int) {
+		say("settled %d of %d...", settled, rep.Sent)
+	})
 	if ctx.Err() != nil {
 		// Ctrl-C: the invoker gives the events in flight a grace period;
 		// count them once it is over.
@@ -258,17 +260,23 @@ func (d *demoRun) waitOutstanding(ctx context.Context, accepted, window int, tim
 }
 
 // waitDrained waits until the invoker has settled sent events, has none in
-// flight and the inbox is empty, or until timeout or ctx ends.
-func (d *demoRun) waitDrained(ctx context.Context, p *Pipeline, sent int, timeout time.Duration) bool {
+// flight and the inbox is empty, or until timeout or ctx ends. It calls
+// progress with the count settled every progressEvery while it waits.
+func (d *demoRun) waitDrained(ctx context.Context, p *Pipeline, sent int, timeout time.Duration, progress func(settled int)) bool {
 	q := sqs.NewFromConfig(p.AWS)
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
+	lastReport := time.Now()
 	for {
 		d.mu.Lock()
 		settled := d.settled
 		d.mu.Unlock()
+		if time.Since(lastReport) >= progressEvery {
+			lastReport = time.Now()
+			progress(settled)
+		}
 		if settled >= sent && p.Invoker.Stats().InFlight == 0 {
 			depth, err := dlq.QueueDepth(ctx, q, p.Resources.InboxURL)
 			if err == nil && depth == (dlq.Depth{}) {
