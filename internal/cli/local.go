@@ -16,6 +16,7 @@ import (
 	"github.com/tap-trading/tap/internal/awslocal"
 	"github.com/tap-trading/tap/internal/local"
 	"github.com/tap-trading/tap/internal/names"
+	"github.com/tap-trading/tap/internal/processor"
 )
 
 // localFlags are tapctl local's flags.
@@ -334,7 +335,11 @@ Ctrl-C stops the pipeline.
 // writeOutcome prints one settled event.
 func (a *app) writeOutcome(r local.Result) {
 	id := "event " + r.EventID
-	if r.EventID == "" {
+	switch {
+	case r.EventID != "":
+	case r.Outcome == string(processor.Heartbeat):
+		id = "recorded" // heartbeats have no eventId
+	default:
 		id = "event without an eventId"
 	}
 	line := fmt.Sprintf("%s  %-10s %s", r.Done.UTC().Format("15:04:05.000"), r.Outcome, id)

@@ -288,8 +288,10 @@ func TestWriteOutcomeSaysWhy(t *testing.T) {
 	done := time.Date(2026, 1, 5, 14, 30, 0, 0, time.UTC)
 	a.writeOutcome(local.Result{Outcome: "rejected", Reason: "MISSING_FIELD", Message: "eventId is missing", Done: done})
 	a.writeOutcome(local.Result{Outcome: "applied", EventID: "e1", Done: done})
+	a.writeOutcome(local.Result{Outcome: "heartbeat", Done: done})
 	want := "14:30:00.000  rejected   event without an eventId: MISSING_FIELD: eventId is missing\n" +
-		"14:30:00.000  applied    event e1\n"
+		"14:30:00.000  applied    event e1\n" +
+		"14:30:00.000  heartbeat  recorded\n"
 	if got := out.String(); got != want {
 		t.Errorf("outcome lines:\n%s\nwant:\n%s", got, want)
 	}
