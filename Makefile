@@ -30,11 +30,15 @@ lint: synth ## gofmt, go vet, and cfn-lint on every synthesized template
 	cfn-lint --config-file .cfnlintrc.yaml --non-zero-exit-code warning $(CDK_OUT)/*.template.json
 
 test: setup ## everything CI runs: format, vet, unit + integration tests (moto), CDK synth + cdk-nag + cfn-lint
+	@echo "make test: gofmt check"
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt would change:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
+	@echo "make test: go vet ./... (silent while it compiles every package: a few minutes on a cold build cache)"
 	$(GO) vet ./...
+	@echo "make test: go test ./... (one line per package as it finishes; the CDK synthesis and moto suites take minutes)"
 	$(GO) test -timeout $(TEST_TIMEOUT) ./...
 
 run: ## the whole pipeline on this machine: moto + local invoker + demo traffic + report
+	@echo "make run: building tapctl (about a minute on a cold build cache), then tapctl local --demo"
 	$(GO) run ./cmd/tapctl local --demo
 
 bench: ## the Go processor against the seed's Node processor; writes BENCHMARKS.md

@@ -11,7 +11,7 @@ func (a *app) accountCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:     "account",
 		Short:   "Read an account's orders",
-		Example: `  tapctl account orders acct-042 --env dev --since 24h`,
+		Example: `  tapctl account orders ACC-42 --env dev --since 24h`,
 		Args:    usageArgs(cobra.ArbitraryArgs),
 		RunE:    needSubcommand,
 	}
@@ -30,10 +30,10 @@ first, through the table's byAccount index (eventually consistent: an order
 updated in the last second may show its previous state).
 
 --since takes an RFC 3339 time or a duration back from now (24h, 90m).`,
-		Example: `  tapctl account orders acct-042 --env dev
-  tapctl account orders acct-042 --since 24h
-  tapctl account orders acct-042 --since 2026-01-05T14:30:00Z --output json`,
-		Args: usageArgs(cobra.ExactArgs(1)),
+		Example: `  tapctl account orders ACC-42 --env dev
+  tapctl account orders ACC-42 --since 24h
+  tapctl account orders ACC-42 --since 2026-01-05T14:30:00Z --output json`,
+		Args: oneArg("ACCOUNT_ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			asJSON, err := a.json()
 			if err != nil {

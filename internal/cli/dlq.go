@@ -37,6 +37,9 @@ func (f *dlqFlags) resolve(ctx context.Context, a *app) (dlqQueue, error) {
 	if f.max < 0 {
 		return dlqQueue{}, usagef("--max must not be negative")
 	}
+	if f.queue == "" {
+		return dlqQueue{}, usagef("--queue is required: processing or delivery")
+	}
 	if f.queue != "processing" && f.queue != "delivery" {
 		return dlqQueue{}, usagef("--queue %q: want processing or delivery", f.queue)
 	}

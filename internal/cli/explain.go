@@ -1,11 +1,13 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
 	"syscall"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/smithy-go"
 )
 
@@ -29,9 +31,8 @@ func explain(err error) error {
 		case code == "ThrottlingException", code == "Throttling", code == "TooManyRequestsException":
 			return hint(err, "AWS is throttling these calls: retry later or lower the rate")
 		}
-	case strings.Contains(msg, "failed to retrieve credentials"), strings.Contains(msg, "no EC2 IMDS role found"),
-		strings.Contains(msg, "failed to refresh cached credentials"):
-		return hint(err, "no AWS credentials found: set AWS_PROFILE (then aws sso login if it uses SSO) or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY")
+	case noCredentials(msg):
+		return hint(err, "no AWS credentials found: "+noCredentialsHint)
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return hint(err, "nothing answers at that endpoint: if it is the local pipeline, is `tapctl local` still running?")
 	}
@@ -39,3 +40,33 @@ func explain(err error) error {
 }
 
 func hint(err error, what string) error { return fmt.Errorf("%w\n  what to do: %s", err, what) }
+
+// noCredentialsHint is what to do when the SDK finds no credentials.
+const noCredentialsHint = "set AWS_PROFILE (then aws sso login if it uses SSO) or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY"
+
+// checkCredentials resolves cfg's credentials once, before any call: a
+// command then fails with one error and one hint, not one per call it makes.
+// The result is cached in cfg, so the calls that follow reuse it.
+func checkCredentials(ctx context.Context, cfg aws.Config) error {
+	if cfg.Credentials == nil {
+		return hint(errors.New("no AWS credentials configured"), noCredentialsHint)
+	}
+	_, err := cfg.Credentials.Retrieve(ctx)
+	switch {
+	case err == nil:
+		return nil
+	case strings.Contains(err.Error(), "no EC2 IMDS role found"):
+		// The whole chain fell through to the instance role, which is not
+		// there: the SDK's message lists every provider it tried, and the
+		// user needs only to know that none had credentials.
+		return hint(errors.New("no AWS credentials found (looked in the environment, the shared config and credentials files, SSO, and container and instance roles)"), noCredentialsHint)
+	}
+	return explain(fmt.Errorf("AWS credentials: %w", err))
+}
+
+// noCredentials reports whether an SDK error message says the default chain
+// found no credentials at all.
+func noCredentials(msg string) bool {
+	return strings.Contains(msg, "failed to retrieve credentials") || strings.Contains(msg, "no EC2 IMDS role found") ||
+		strings.Contains(msg, "failed to refresh cached credentials")
+}

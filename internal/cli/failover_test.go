@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -231,5 +232,35 @@ func TestFailoverDrillNeedsYes(t *testing.T) {
 	r := f.run("", "failover", "drill").want(t, ExitUsage)
 	if !contains(r.stderr, "moves live traffic", "--yes") {
 		t.Errorf("stderr = %q", r.stderr)
+	}
+}
+
+// TestFailoverStatusWithoutCredentials runs the real SDK default chain in an
+// environment stripped of credentials: one error, one hint, exit 1, no SDK
+// warnings and nothing half-filled on stdout. Every endpoint is a dead
+// loopback port, so nothing could reach AWS even if a call were made.
+func TestFailoverStatusWithoutCredentials(t *testing.T) {
+	dir := t.TempDir()
+	for k, v := range map[string]string{
+		"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "", "AWS_SESSION_TOKEN": "", "AWS_PROFILE": "",
+		"AWS_DEFAULT_PROFILE": "", "AWS_WEB_IDENTITY_TOKEN_FILE": "", "AWS_ROLE_ARN": "",
+		"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI": "", "AWS_CONTAINER_CREDENTIALS_FULL_URI": "",
+		"AWS_CONFIG_FILE": filepath.Join(dir, "config"), "AWS_SHARED_CREDENTIALS_FILE": filepath.Join(dir, "credentials"),
+		"AWS_EC2_METADATA_DISABLED": "true", "AWS_ENDPOINT_URL": "http://127.0.0.1:1",
+	} {
+		t.Setenv(k, v)
+	}
+	var stdout, stderr syncBuffer
+	code := Main(context.Background(), []string{"failover", "status", "--env", "dev"}, Env{Stdout: &stdout, Stderr: &stderr})
+	if code != ExitFailure {
+		t.Errorf("exit %d, want %d", code, ExitFailure)
+	}
+	errText := stderr.String()
+	if strings.Count(errText, "tapctl:") != 1 || strings.Count(errText, "what to do:") != 1 ||
+		!contains(errText, "no AWS credentials found", "AWS_PROFILE") || strings.Contains(errText, "IMDS") || strings.Contains(errText, "SDK ") {
+		t.Errorf("stderr is not one clear error with one hint:\n%s", errText)
+	}
+	if stdout.String() != "" {
+		t.Errorf("stdout = %q, want nothing", stdout.String())
 	}
 }

@@ -1,18 +1,22 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/tap-trading/tap/internal/awslocal"
 	"github.com/tap-trading/tap/internal/local"
+	"github.com/tap-trading/tap/internal/names"
+	"github.com/tap-trading/tap/internal/processor"
 )
 
 // localFlags are tapctl local's flags.
@@ -72,10 +76,16 @@ Ctrl-C stops cleanly: polling stops, events in flight get --grace to finish
   # a bigger, rougher stream, repeatable
   tapctl local --demo --orders 200 --duplicates 0.3 --invalid 0.1 --conflicts 0.02 --seed 7
 
-  # keep it running and publish to it from another terminal
+  # keep it running (it prints its endpoint), and from another terminal publish and read back
   tapctl local
+  tapctl send --local --file examples/lifecycle.jsonl
+  tapctl order get ORD-1001 --local
+
+  # on a moto you started, so the endpoint is known in advance
+  moto_server -p 5000 &
+  tapctl local --aws-endpoint http://127.0.0.1:5000
   AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing aws events put-events \
-    --endpoint-url http://127.0.0.1:PORT --region us-east-1 --entries file://entries.json`,
+    --endpoint-url http://127.0.0.1:5000 --region us-east-1 --entries file://examples/put-events.json`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			asJSON, err := a.json()
@@ -134,12 +144,12 @@ func fraction(p float64) bool { return p >= 0 && p <= 1 }
 
 func (a *app) runLocal(ctx context.Context, f localFlags, env string, asJSON bool) (err error) {
 	statePath := local.StatePath(a.env.Getenv)
-	procOut, closeLog, logName, err := a.processorLog(f.processorLog, statePath)
-	if err != nil {
+	// Refuse before starting anything: a second pipeline must not touch the
+	// running one's moto, state file or processor log.
+	if err := local.CheckFree(statePath, a.env.PID()); err != nil {
 		return err
 	}
-	defer closeLog()
-
+	procOut := &pendingLog{}
 	cfg := local.Config{
 		AWSEndpoint: f.awsEndpoint, Region: local.DefaultRegion, Env: env, ProcessorOutput: procOut,
 		Invoker: local.InvokerConfig{
@@ -157,11 +167,16 @@ func (a *app) runLocal(ctx context.Context, f localFlags, env string, asJSON boo
 		return err
 	}
 	defer p.Close()
-	st := local.State{Resources: p.Resources, PID: os.Getpid(), StartedAt: a.env.Now().UTC()}
+	st := local.State{Resources: p.Resources, PID: a.env.PID(), StartedAt: a.env.Now().UTC()}
 	if err := local.WriteState(statePath, st); err != nil {
 		return err
 	}
 	defer local.RemoveState(statePath, st.PID)
+	logName, closeLog, err := a.processorLog(f.processorLog, statePath, procOut)
+	if err != nil {
+		return err
+	}
+	defer closeLog()
 	a.writeLocalBanner(p, logName, statePath, f.demo)
 
 	// The invoker runs until Ctrl-C, or until the demo is done.
@@ -227,22 +242,54 @@ func moto(p *local.Pipeline) string {
 	return ""
 }
 
-// processorLog opens where the processor's logs go.
-func (a *app) processorLog(flag, statePath string) (io.Writer, func(), string, error) {
+// processorLog opens where the processor's logs go and attaches it to out.
+// It appends: the file may hold an earlier run's log, which is kept.
+func (a *app) processorLog(flag, statePath string, out *pendingLog) (string, func(), error) {
 	switch flag {
 	case "-":
-		return a.env.Stderr, func() {}, "stderr", nil
+		return "stderr", func() {}, out.attach(a.env.Stderr)
 	case "":
 		flag = strings.TrimSuffix(statePath, filepath.Ext(statePath)) + "-processor.log"
 	}
 	if err := os.MkdirAll(filepath.Dir(flag), 0o700); err != nil {
-		return nil, nil, "", fmt.Errorf("processor log: %w", err)
+		return "", nil, fmt.Errorf("processor log: %w", err)
 	}
-	fh, err := os.Create(flag)
+	fh, err := os.OpenFile(flag, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
-		return nil, nil, "", fmt.Errorf("processor log: %w", err)
+		return "", nil, fmt.Errorf("processor log: %w", err)
 	}
-	return fh, func() { fh.Close() }, flag, nil
+	if err := out.attach(fh); err != nil {
+		fh.Close()
+		return "", nil, fmt.Errorf("processor log %s: %w", flag, err)
+	}
+	return flag + " (appended)", func() { fh.Close() }, nil
+}
+
+// pendingLog holds the processor's output until its log is open. The log is
+// opened only once the pipeline has started and recorded its state, so a
+// refused or failed start never touches the log of a pipeline that is running.
+type pendingLog struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+	w   io.Writer
+}
+
+func (l *pendingLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.w == nil {
+		return l.buf.Write(p)
+	}
+	return l.w.Write(p)
+}
+
+// attach sends what was held, and everything after it, to w.
+func (l *pendingLog) attach(w io.Writer) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.w = w
+	_, err := l.buf.WriteTo(w)
+	return err
 }
 
 // writeLocalBanner tells the user where everything is and how to publish.
@@ -267,23 +314,40 @@ func (a *app) writeLocalBanner(p *local.Pipeline, logName, statePath string, dem
 		fmt.Fprintln(w)
 		return
 	}
+	entries := "file://examples/put-events.json"
+	if r.Bus != names.For(local.DefaultEnv).Bus() {
+		// examples/put-events.json addresses the default env's bus.
+		entries = fmt.Sprintf(`'[{"EventBusName":"%s","Source":"tap.trading","DetailType":"Heartbeat","Detail":"{\"region\":\"%s\",\"sentAt\":\"2026-01-05T14:30:00Z\"}"}]'`, r.Bus, r.Region)
+	}
 	fmt.Fprintf(w, `
-Publish with the AWS CLI (any credentials do; moto ignores them):
+From the repository root, in another terminal, publish the example order and read it back:
+  tapctl send --local --file examples/lifecycle.jsonl
+  tapctl order get ORD-1001 --local
+or publish with the AWS CLI (any credentials do; moto ignores them):
   AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s aws events put-events \
-    --endpoint-url %s --region %s \
-    --entries '[{"EventBusName":"%s","Source":"tap.trading","DetailType":"ExecutionReport","Detail":"{\"eventId\":\"…\",…}"}]'
-or with tapctl:  tapctl send --local --file events.jsonl
-inspect:         tapctl order get ORDER_ID --local;  tapctl dlq list --queue processing --local
+    --endpoint-url %s --region %s --entries %s
+rejected events:  tapctl dlq list --queue processing --local
 Ctrl-C stops the pipeline.
 
-`, awslocal.AccessKeyID, awslocal.SecretAccessKey, r.Endpoint, r.Region, r.Bus)
+`, awslocal.AccessKeyID, awslocal.SecretAccessKey, r.Endpoint, r.Region, entries)
 }
 
 // writeOutcome prints one settled event.
 func (a *app) writeOutcome(r local.Result) {
-	line := fmt.Sprintf("%s  %-10s event %s", r.Done.UTC().Format("15:04:05.000"), r.Outcome, orDash(r.EventID))
+	id := "event " + r.EventID
+	switch {
+	case r.EventID != "":
+	case r.Outcome == string(processor.Heartbeat):
+		id = "recorded" // heartbeats have no eventId
+	default:
+		id = "event without an eventId"
+	}
+	line := fmt.Sprintf("%s  %-10s %s", r.Done.UTC().Format("15:04:05.000"), r.Outcome, id)
 	if r.Invokes > 1 {
 		line += fmt.Sprintf(" after %d invocations", r.Invokes)
+	}
+	if r.Reason != "" {
+		line += fmt.Sprintf(": %s: %s", r.Reason, r.Message)
 	}
 	if r.Err != nil {
 		line += ": " + r.Err.Error()

@@ -1,10 +1,12 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"net/http"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -184,7 +186,7 @@ func TestLocalServesSDKAndStopsCleanly(t *testing.T) {
 	if !contains(r.stderr, st.Endpoint, st.Bus, "aws events put-events", "--endpoint-url "+st.Endpoint, "stopping", "moto stopped") {
 		t.Errorf("stderr lacks the banner or the stop:\n%s", r.stderr)
 	}
-	if !contains(r.stdout, "applied", "rejected", good.EventID) {
+	if !contains(r.stdout, "applied", good.EventID, "rejected   event "+bad.EventID+": INVALID_SIDE: side \"HOLD\" is invalid") {
 		t.Errorf("stdout lacks the per-event outcomes:\n%s", r.stdout)
 	}
 	if _, err := os.Stat(statePath); !errors.Is(err, os.ErrNotExist) {
@@ -209,5 +211,88 @@ func TestLocalUsageErrors(t *testing.T) {
 		if r := f.run("", args...); r.code != ExitUsage {
 			t.Errorf("tapctl %v: exit %d, want %d; stderr %q", args, r.code, ExitUsage, r.stderr)
 		}
+	}
+}
+
+// TestLocalRefusedStartKeepsRunningLog starts one pipeline, lets it log,
+// starts a second on the same state file, and checks the refusal left the
+// first one's processor log intact: no truncation, no NUL bytes after the
+// next write.
+func TestLocalRefusedStartKeepsRunningLog(t *testing.T) {
+	f := newFixture(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan result, 1)
+	go func() {
+		done <- f.runContext(ctx, "", "local", "--aws-endpoint", motoEndpoint, "--env", f.names.Env)
+	}()
+	statePath := f.vars["TAPCTL_STATE"]
+	waitFor(t, 60*time.Second, "the state file", func() bool { _, err := local.ReadState(statePath); return err == nil })
+	logPath := strings.TrimSuffix(statePath, ".json") + "-processor.log"
+
+	ls := gen.Lifecycles(5, 1, gen.Options{Start: time.Now().Add(-time.Minute)})[0]
+	sendAndWait := func(ev event.ExecutionReport) {
+		t.Helper()
+		f.run(string(event.EncodeDetail(&ev)), "send", "--local").want(t, ExitOK)
+		waitFor(t, 30*time.Second, "event "+ev.EventID+" in the processor log", func() bool {
+			b, _ := os.ReadFile(logPath)
+			return bytes.Contains(b, []byte(ev.EventID))
+		})
+	}
+	sendAndWait(ls.Events[0])
+	before, err := os.ReadFile(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// The second tapctl is another process: give it a live PID not ours.
+	f.env.PID = os.Getppid
+	r := f.run("", "local", "--aws-endpoint", motoEndpoint, "--env", f.names.Env)
+	r.want(t, ExitFailure)
+	if !contains(r.stderr, "another local pipeline", "is running") {
+		t.Errorf("second start: stderr %q, want the refusal naming the running pipeline", r.stderr)
+	}
+	after, err := os.ReadFile(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.HasPrefix(after, before) {
+		t.Fatalf("the refused start changed the running pipeline's log: %d bytes before, %d after", len(before), len(after))
+	}
+
+	sendAndWait(ls.Events[1])
+	final, _ := os.ReadFile(logPath)
+	if !bytes.HasPrefix(final, before) || bytes.IndexByte(final, 0) >= 0 {
+		t.Errorf("processor log lost its start or has NUL bytes after the next write:\n%q", final)
+	}
+	cancel()
+	(<-done).want(t, ExitOK)
+}
+
+// waitFor polls cond until it holds, or fails the test after timeout.
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(timeout); !cond(); {
+		if time.Now().After(deadline) {
+			t.Fatalf("no %s after %s", what, timeout)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestWriteOutcomeSaysWhy: a rejection in the local event log carries the
+// dead letter's reason code and message, also for an event without an ID.
+func TestWriteOutcomeSaysWhy(t *testing.T) {
+	var out bytes.Buffer
+	a := &app{env: Env{Stdout: &out}.withDefaults()}
+	done := time.Date(2026, 1, 5, 14, 30, 0, 0, time.UTC)
+	a.writeOutcome(local.Result{Outcome: "rejected", Reason: "MISSING_FIELD", Message: "eventId is missing", Done: done})
+	a.writeOutcome(local.Result{Outcome: "applied", EventID: "e1", Done: done})
+	a.writeOutcome(local.Result{Outcome: "heartbeat", Done: done})
+	want := "14:30:00.000  rejected   event without an eventId: MISSING_FIELD: eventId is missing\n" +
+		"14:30:00.000  applied    event e1\n" +
+		"14:30:00.000  heartbeat  recorded\n"
+	if got := out.String(); got != want {
+		t.Errorf("outcome lines:\n%s\nwant:\n%s", got, want)
 	}
 }

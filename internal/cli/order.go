@@ -73,8 +73,8 @@ func (a *app) orderCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "order",
 		Short: "Read orders",
-		Example: `  tapctl order get ord-7f3a --env dev
-  tapctl order get ord-7f3a --executions --output json`,
+		Example: `  tapctl order get ORD-1001 --env dev
+  tapctl order get ORD-1001 --executions --output json`,
 		Args: usageArgs(cobra.ArbitraryArgs),
 		RunE: needSubcommand,
 	}
@@ -90,10 +90,11 @@ func (a *app) orderGetCmd() *cobra.Command {
 		Long: `Show an order's current state: the highest seq applied, read with a strongly
 consistent read from the orders table of --region (replicas converge within
 seconds). --executions adds every recorded execution, in seq order.`,
-		Example: `  tapctl order get ord-7f3a --env dev
-  tapctl order get ord-7f3a --executions --output json
+		Example: `  tapctl order get ORD-1001 --env dev
+  tapctl order get ORD-1001 --executions --output json
+  tapctl order get ORD-1001 --local
   tapctl order get ord-0000000000002a-000001 --local`,
-		Args: usageArgs(cobra.ExactArgs(1)),
+		Args: oneArg("ORDER_ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			asJSON, err := a.json()
 			if err != nil {

@@ -4,11 +4,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"text/tabwriter"
 	"time"
 
-	"golang.org/x/term"
+	"github.com/tap-trading/tap/internal/local"
 )
 
 // writeJSON writes v as indented JSON.
@@ -24,10 +23,7 @@ func newTable(w io.Writer) *tabwriter.Writer {
 }
 
 // isTerminal reports whether w is a terminal.
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	return ok && term.IsTerminal(int(f.Fd()))
-}
+func isTerminal(w io.Writer) bool { return local.IsTerminal(w) }
 
 // age formats how long ago t was, to the second; "-" for no time.
 func age(now, t time.Time) string {

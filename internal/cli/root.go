@@ -15,6 +15,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/smithy-go/logging"
 	"github.com/spf13/cobra"
 )
 
@@ -40,9 +41,12 @@ type Env struct {
 	// ("EventBridge", "Route 53", ...), after LoadAWS; tests point the
 	// services moto lacks at a loopback server with it.
 	Endpoints map[string]string
-	// Interactive says stderr is a terminal (progress bars are drawn only
-	// there, except the demo's).
+	// Interactive says stderr is a terminal: progress bars are drawn only
+	// there; elsewhere long steps print plain periodic lines.
 	Interactive bool
+	// PID is the process ID a local pipeline records as its owner. Default
+	// os.Getpid.
+	PID func() int
 }
 
 // DefaultEnv is the Env of the real process.
@@ -50,10 +54,9 @@ func DefaultEnv() Env {
 	return Env{
 		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
 		Getenv: os.Getenv, Now: time.Now,
-		LoadAWS: func(ctx context.Context, region string) (aws.Config, error) {
-			return config.LoadDefaultConfig(ctx, config.WithRegion(region))
-		},
+		LoadAWS:     defaultLoadAWS(os.Stderr),
 		Interactive: isTerminal(os.Stderr),
+		PID:         os.Getpid,
 	}
 }
 
@@ -75,9 +78,29 @@ func (e Env) withDefaults() Env {
 		e.Now = d.Now
 	}
 	if e.LoadAWS == nil {
-		e.LoadAWS = d.LoadAWS
+		e.LoadAWS = defaultLoadAWS(e.Stderr)
+	}
+	if e.PID == nil {
+		e.PID = os.Getpid
 	}
 	return e
+}
+
+// defaultLoadAWS loads the SDK's default configuration: environment, shared
+// config and credentials files, SSO, container and instance roles. The SDK's
+// log goes to stderr without the IMDS client's "falling back to IMDSv1"
+// warning, which every machine outside EC2 prints on the way to the one
+// clear error about missing credentials (see checkCredentials).
+func defaultLoadAWS(stderr io.Writer) func(context.Context, string) (aws.Config, error) {
+	logger := logging.LoggerFunc(func(c logging.Classification, format string, v ...any) {
+		if c == logging.Warn && strings.HasPrefix(format, "falling back to IMDSv1") {
+			return
+		}
+		fmt.Fprintf(stderr, "SDK %s %s\n", c, fmt.Sprintf(format, v...))
+	})
+	return func(ctx context.Context, region string) (aws.Config, error) {
+		return config.LoadDefaultConfig(ctx, config.WithRegion(region), config.WithLogger(logger))
+	}
 }
 
 // Main runs tapctl with args (without the program name) and returns the
@@ -130,7 +153,7 @@ Exit codes: 0 success, 1 failure, 2 usage error.`,
   tapctl local --demo
 
   # publish events through the global endpoint of env dev
-  tapctl send --env dev --file events.jsonl
+  tapctl send --env dev --file examples/lifecycle.jsonl
 
   # what is in the processing dead-letter queue, and send it back
   tapctl dlq list --queue processing
@@ -195,6 +218,20 @@ func usageArgs(v cobra.PositionalArgs) cobra.PositionalArgs {
 			return usageError{err}
 		}
 		return nil
+	}
+}
+
+// oneArg accepts exactly one positional argument and names it when it is
+// missing or repeated.
+func oneArg(name string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		switch len(args) {
+		case 1:
+			return nil
+		case 0:
+			return usagef("%s needs %s", cmd.CommandPath(), name)
+		}
+		return usagef("%s takes one %s, got %d arguments: %s", cmd.CommandPath(), name, len(args), strings.Join(args, " "))
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -120,13 +121,14 @@ EndpointId, signed with SigV4a by the AWS SDK), or to a regional bus with
 of up to 10; entries PutEvents reports as failed are retried with backoff, and
 the command exits 1 if any event is still not accepted.`,
 		Example: `  # through the global endpoint of env dev (ID from the Tap-dev-Failover stack)
-  tapctl send --env dev --file events.jsonl
+  tapctl send --env dev --file examples/lifecycle.jsonl
 
   # to the regional bus, from stdin
-  cat events.jsonl | tapctl send --bus tap-dev-trading --region us-west-2
+  cat examples/lifecycle.jsonl | tapctl send --bus tap-dev-trading --region us-west-2
 
-  # into the local pipeline
-  echo '{"eventId":"…","orderId":"o1",…}' | tapctl send --local`,
+  # into the local pipeline: the repository's example order lifecycle, then a heartbeat from stdin
+  tapctl send --local --file examples/lifecycle.jsonl
+  echo '{"region":"us-east-1","sentAt":"2026-01-05T14:30:00Z"}' | tapctl send --local`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			asJSON, err := a.json()
@@ -147,7 +149,7 @@ the command exits 1 if any event is still not accepted.`,
 				return err
 			}
 			if len(entries) == 0 {
-				return usagef("no events in %s", first(file, "stdin"))
+				return usagef("no events in %s", inputName(file))
 			}
 			var bar progress = noProgress{}
 			if a.env.Interactive && !asJSON {
@@ -198,6 +200,14 @@ func (a *app) open(name string) (io.Reader, func(), error) {
 	return f, func() { f.Close() }, nil
 }
 
+// inputName names --file for messages.
+func inputName(file string) string {
+	if file == "" || file == "-" {
+		return "stdin"
+	}
+	return file
+}
+
 // readEntries reads JSON lines into PutEvents entries for bus, and the line
 // number of each.
 func readEntries(r io.Reader, bus string) ([]ebtypes.PutEventsRequestEntry, []int, error) {
@@ -228,7 +238,7 @@ func readEntries(r io.Reader, bus string) ([]ebtypes.PutEventsRequestEntry, []in
 func entryOf(line []byte, bus string) (ebtypes.PutEventsRequestEntry, error) {
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(line, &fields); err != nil {
-		return ebtypes.PutEventsRequestEntry{}, fmt.Errorf("not a JSON object: %v", err)
+		return ebtypes.PutEventsRequestEntry{}, notAnObject(line, err)
 	}
 	_, hasDetail := fields["Detail"]
 	_, hasType := fields["DetailType"]
@@ -254,6 +264,32 @@ func entryOf(line []byte, bus string) (ebtypes.PutEventsRequestEntry, error) {
 	}, nil
 }
 
+// notAnObject explains a line that is not a JSON object in the user's
+// terms (JSON kinds, not Go types).
+func notAnObject(line []byte, err error) error {
+	const want = "want one JSON object per line: an event detail or a PutEvents entry"
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		return fmt.Errorf("%s, got a JSON %s", want, te.Value)
+	}
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		return fmt.Errorf("%s: invalid JSON at byte %d: %v", want, se.Offset, se)
+	}
+	return fmt.Errorf("%s: %v", want, err)
+}
+
+// entryFieldType is the JSON kind a PutEvents entry field takes.
+func entryFieldType(field string) string {
+	switch field {
+	case "Resources":
+		return "array of strings"
+	case "Time":
+		return "string or number"
+	}
+	return "string"
+}
+
 // fullEntry decodes a PutEvents entry as the AWS CLI takes it.
 func fullEntry(line []byte, bus string) (ebtypes.PutEventsRequestEntry, error) {
 	var e struct {
@@ -266,6 +302,10 @@ func fullEntry(line []byte, bus string) (ebtypes.PutEventsRequestEntry, error) {
 		TraceHeader  string
 	}
 	if err := json.Unmarshal(line, &e); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			return ebtypes.PutEventsRequestEntry{}, fmt.Errorf("not a PutEvents entry: %s must be a JSON %s, not a %s", te.Field, entryFieldType(te.Field), te.Value)
+		}
 		return ebtypes.PutEventsRequestEntry{}, fmt.Errorf("not a PutEvents entry: %v", err)
 	}
 	if e.DetailType == "" || len(e.Detail) == 0 {

@@ -64,9 +64,9 @@ func TestSendRejectsBadInput(t *testing.T) {
 		code  int
 		says  string
 	}{
-		{"{\"eventId\":\"x\"}\nnot json\n", ExitFailure, "line 2: not a JSON object"},
+		{"{\"eventId\":\"x\"}\nnot json\n", ExitFailure, "line 2: want one JSON object per line: an event detail or a PutEvents entry: invalid JSON at byte 2"},
 		{`{"Source":"tap.trading","Detail":"{}"}`, ExitFailure, "line 1: a PutEvents entry needs DetailType and Detail"},
-		{"# only a comment\n", ExitUsage, "no events in -"},
+		{"# only a comment\n", ExitUsage, "no events in stdin"},
 	} {
 		r := f.run(tc.input, "send", "--bus", "b")
 		if r.code != tc.code || !contains(r.stderr, tc.says) {

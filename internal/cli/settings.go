@@ -40,7 +40,7 @@ type globalFlags struct {
 
 func (g *globalFlags) register(root *cobra.Command) {
 	pf := root.PersistentFlags()
-	pf.StringVar(&g.env, "env", "", "environment: names the tap-<env>-* resources and Tap-<env>-* stacks (env TAP_ENV; default dev)")
+	pf.StringVar(&g.env, "env", "", "environment: names the tap-<env>-* resources and Tap-<env>-* stacks (env TAP_ENV; default dev, except tapctl local: default local, TAP_ENV ignored)")
 	pf.StringVar(&g.region, "region", "", "AWS region (env TAP_REGION, then AWS_REGION; default the primary region, us-east-1)")
 	pf.StringVarP(&g.output, "output", "o", "text", "output format: text or json")
 }
@@ -88,6 +88,9 @@ func (a *app) aws(ctx context.Context, region string) (target, error) {
 	cfg, err := a.env.LoadAWS(ctx, region)
 	if err != nil {
 		return target{}, fmt.Errorf("load AWS configuration for %s: %w", region, err)
+	}
+	if err := checkCredentials(ctx, cfg); err != nil {
+		return target{}, err
 	}
 	return target{cfg: cfg, names: a.names(), region: region, app: a}, nil
 }

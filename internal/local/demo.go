@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"sync"
 	"time"
@@ -15,6 +16,7 @@ import (
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/schollz/progressbar/v3"
+	"golang.org/x/term"
 
 	"github.com/tap-trading/tap/internal/dlq"
 	"github.com/tap-trading/tap/internal/event"
@@ -78,7 +80,7 @@ type demoRun struct {
 	sentAt   map[string]time.Time // eventId → earliest accepted publish
 	outcomes map[string]int
 	settled  int
-	applied  map[string]time.Time // eventId → when it was applied
+	applied  map[string]Result // eventId → how it was applied
 	lastDone time.Time
 }
 
@@ -91,7 +93,7 @@ func (d *demoRun) observe(r Result) {
 	}
 	if r.Outcome == "applied" {
 		if _, ok := d.applied[r.EventID]; !ok {
-			d.applied[r.EventID] = r.Done
+			d.applied[r.EventID] = r
 		}
 	}
 	if r.Done.After(d.lastDone) {
@@ -126,7 +128,7 @@ func RunDemo(ctx context.Context, p *Pipeline, cfg DemoConfig) (*Report, error) 
 		accepted: make([]bool, len(stream)),
 		sentAt:   map[string]time.Time{},
 		outcomes: map[string]int{},
-		applied:  map[string]time.Time{},
+		applied:  map[string]Result{},
 	}
 	unsubscribe := p.Subscribe(run.observe)
 	defer unsubscribe()
@@ -199,7 +201,15 @@ func RunDemo(ctx context.Context, p *Pipeline, cfg DemoConfig) (*Report, error) 
 		return nil, fmt.Errorf("demo: publish: %w", err)
 	}
 
-	rep.Drained = run.waitDrained(ctx, p, rep.Sent, cfg.DrainTimeout)
+	say := func(format string, a ...any) {
+		if cfg.Progress != nil {
+			fmt.Fprintf(cfg.Progress, format+"\n", a...)
+		}
+	}
+	say("waiting for the pipeline to settle the %d events sent (at most %s)...", rep.Sent, cfg.DrainTimeout)
+	rep.Drained = run.waitDrained(ctx, p, rep.Sent, cfg.DrainTimeout, func(settled int) {
+		say("settled %d of %d...", settled, rep.Sent)
+	})
 	if ctx.Err() != nil {
 		// Ctrl-C: the invoker gives the events in flight a grace period;
 		// count them once it is over.
@@ -216,6 +226,7 @@ func RunDemo(ctx context.Context, p *Pipeline, cfg DemoConfig) (*Report, error) 
 	}
 	rep.DeadLettered = len(recs)
 	st := store.New(dynamodb.NewFromConfig(p.AWS), p.Resources.Table, p.Resources.Region, nil)
+	say("verifying I1 and I2: reading %d orders back from the table and %d dead letters...", len(ls), len(recs))
 	rep.Checks, err = verify(ctx, st, ls, run, recs)
 	if err != nil {
 		return rep, fmt.Errorf("demo: verify: %w", err)
@@ -249,17 +260,23 @@ func (d *demoRun) waitOutstanding(ctx context.Context, accepted, window int, tim
 }
 
 // waitDrained waits until the invoker has settled sent events, has none in
-// flight and the inbox is empty, or until timeout or ctx ends.
-func (d *demoRun) waitDrained(ctx context.Context, p *Pipeline, sent int, timeout time.Duration) bool {
+// flight and the inbox is empty, or until timeout or ctx ends. It calls
+// progress with the count settled every progressEvery while it waits.
+func (d *demoRun) waitDrained(ctx context.Context, p *Pipeline, sent int, timeout time.Duration, progress func(settled int)) bool {
 	q := sqs.NewFromConfig(p.AWS)
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
+	lastReport := time.Now()
 	for {
 		d.mu.Lock()
 		settled := d.settled
 		d.mu.Unlock()
+		if time.Since(lastReport) >= progressEvery {
+			lastReport = time.Now()
+			progress(settled)
+		}
 		if settled >= sent && p.Invoker.Stats().InFlight == 0 {
 			depth, err := dlq.QueueDepth(ctx, q, p.Resources.InboxURL)
 			if err == nil && depth == (dlq.Depth{}) {
@@ -300,10 +317,17 @@ func (r *Report) fill(d *demoRun, start time.Time) {
 		}
 	}
 	var lat []time.Duration
-	for id, done := range d.applied {
-		if sent, ok := d.sentAt[id]; ok {
-			lat = append(lat, max(0, done.Sub(sent)))
+	var b Breakdown
+	for id, res := range d.applied {
+		sent, ok := d.sentAt[id]
+		if !ok {
+			continue
 		}
+		lat = append(lat, max(0, res.Done.Sub(sent)))
+		b.add(sent, res)
+	}
+	if b.Events > 0 {
+		r.Breakdown = b.mean()
 	}
 	slices.Sort(lat)
 	r.LatencySamples = len(lat)
@@ -323,11 +347,28 @@ func Percentile(sorted []time.Duration, p float64) time.Duration {
 	return sorted[min(max(rank, 0), len(sorted)-1)]
 }
 
-// NewProgress returns a progress bar of total steps on w, or a silent one
-// when w is nil.
-func NewProgress(w io.Writer, total int, desc string) *progressbar.ProgressBar {
-	if w == nil {
+// Progress shows how far a long step has got.
+type Progress interface {
+	// Add counts n more steps done.
+	Add(n int) error
+	// Finish shows the step complete.
+	Finish() error
+	// Exit leaves the progress where it stopped (the step was interrupted).
+	Exit() error
+}
+
+// progressEvery is how often plain progress lines are written.
+const progressEvery = 5 * time.Second
+
+// NewProgress returns the progress of total steps on w: an animated bar when
+// w is a terminal, plain lines every few seconds otherwise (a redirected log
+// gets no carriage-return frames), nothing when w is nil.
+func NewProgress(w io.Writer, total int, desc string) Progress {
+	switch {
+	case w == nil:
 		return progressbar.NewOptions(total, progressbar.OptionSetVisibility(false))
+	case !IsTerminal(w):
+		return newLineProgress(w, total, desc, time.Now, progressEvery)
 	}
 	return progressbar.NewOptions(total,
 		progressbar.OptionSetWriter(w),
@@ -339,4 +380,72 @@ func NewProgress(w io.Writer, total int, desc string) *progressbar.ProgressBar {
 		progressbar.OptionThrottle(100*time.Millisecond),
 		progressbar.OptionOnCompletion(func() { fmt.Fprintln(w) }),
 	)
+}
+
+// IsTerminal reports whether w is a terminal.
+func IsTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// minRateWindow is the shortest time over which a rate is shown: a rate
+// measured over the first few milliseconds says nothing.
+const minRateWindow = time.Second
+
+// lineProgress writes one plain line when the step starts, one every
+// interval while it runs, and one at its end.
+type lineProgress struct {
+	mu          sync.Mutex
+	w           io.Writer
+	desc        string
+	total, done int
+	now         func() time.Time
+	every       time.Duration
+	start, last time.Time
+	ended       bool
+}
+
+func newLineProgress(w io.Writer, total int, desc string, now func() time.Time, every time.Duration) *lineProgress {
+	p := &lineProgress{w: w, desc: desc, total: total, now: now, every: every}
+	p.start = now()
+	p.last = p.start
+	fmt.Fprintf(w, "%s %d events...\n", desc, total)
+	return p
+}
+
+func (p *lineProgress) Add(n int) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.done += n
+	if t := p.now(); !p.ended && t.Sub(p.last) >= p.every {
+		p.last = t
+		p.line(t, "")
+	}
+	return nil
+}
+
+func (p *lineProgress) Finish() error { return p.end("") }
+
+func (p *lineProgress) Exit() error { return p.end(" (stopped)") }
+
+func (p *lineProgress) end(suffix string) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.ended {
+		p.ended = true
+		p.line(p.now(), suffix)
+	}
+	return nil
+}
+
+func (p *lineProgress) line(t time.Time, suffix string) {
+	pct := 100
+	if p.total > 0 {
+		pct = p.done * 100 / p.total
+	}
+	rate := ""
+	if elapsed := t.Sub(p.start); elapsed >= minRateWindow {
+		rate = fmt.Sprintf(", %.0f events/s", float64(p.done)/elapsed.Seconds())
+	}
+	fmt.Fprintf(p.w, "%s %d/%d events (%d%%) in %s%s%s\n", p.desc, p.done, p.total, pct, t.Sub(p.start).Round(100*time.Millisecond), rate, suffix)
 }

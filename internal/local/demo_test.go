@@ -3,6 +3,7 @@ package local
 import (
 	"bytes"
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -70,8 +71,23 @@ func TestDemoEndToEnd(t *testing.T) {
 		t.Errorf("latency samples %d p50 %v p99 %v, want one per applied event (%d), 0 < p50 <= p99",
 			rep.LatencySamples, rep.LatencyP50, rep.LatencyP99, rep.Outcomes["applied"])
 	}
-	if !contains(progress.String(), "publishing", "events") {
-		t.Errorf("progress output %q has no progress bar", progress.String())
+	// Not a terminal: plain lines, no carriage-return frames, and it says
+	// what it does after publishing.
+	if out := progress.String(); !contains(out, "publishing 149 events...\n", "publishing 149/149 events (100%)",
+		"waiting for the pipeline to settle the 149 events sent", "verifying I1 and I2") || strings.Contains(out, "\r") {
+		t.Errorf("progress output is not plain lines of each step:\n%q", out)
+	}
+	// The breakdown is measured: the processor waited on the local AWS, and
+	// the parts add up to the mean latency (up to integer division).
+	b := rep.Breakdown
+	if b == nil || b.Events != rep.Outcomes["applied"] || b.AWSWait <= 0 || b.ProcessorSelf <= 0 || b.InboxWait < 0 {
+		t.Fatalf("breakdown = %+v, want one per applied event with AWS and processor time measured", b)
+	}
+	if sum := b.Delivery + b.InboxWait + b.AWSWait + b.ProcessorSelf + b.Other; (sum - b.Latency).Abs() > 10*time.Nanosecond {
+		t.Errorf("breakdown parts sum to %v, want the mean latency %v", sum, b.Latency)
+	}
+	if !contains(text.String(), "where the time went", "processor own time") {
+		t.Errorf("report text has no breakdown:\n%s", text.String())
 	}
 
 	// The report's figures, recounted from the table: one state per order,
@@ -112,5 +128,45 @@ func TestDemoInterrupted(t *testing.T) {
 	rep.WriteText(&text)
 	if !contains(text.String(), "interrupted before verification", "not sent") {
 		t.Errorf("report text:\n%s", text.String())
+	}
+}
+
+// TestLineProgress: off a terminal, progress is plain lines at most every
+// interval, with no rate until a meaningful time has passed.
+func TestLineProgress(t *testing.T) {
+	var out bytes.Buffer
+	now := time.Date(2026, 1, 5, 14, 30, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	p := newLineProgress(&out, 100, "publishing", clock, 5*time.Second)
+	now = now.Add(10 * time.Millisecond)
+	_ = p.Add(50) // before the interval: no line
+	now = now.Add(5 * time.Second)
+	_ = p.Add(10)
+	now = now.Add(time.Second)
+	_ = p.Finish()
+	_ = p.Exit() // already ended: nothing more
+	want := "publishing 100 events...\n" +
+		"publishing 60/100 events (60%) in 5s, 12 events/s\n" +
+		"publishing 60/100 events (60%) in 6s, 10 events/s\n"
+	if got := out.String(); got != want {
+		t.Errorf("lines:\n%q\nwant:\n%q", got, want)
+	}
+
+	out.Reset()
+	q := newLineProgress(&out, 10, "sending", clock, 5*time.Second)
+	_ = q.Add(10)
+	_ = q.Finish()
+	if got := out.String(); got != "sending 10 events...\nsending 10/10 events (100%) in 0s\n" {
+		t.Errorf("a step shorter than a second shows a rate: %q", got)
+	}
+}
+
+func TestNewProgressOffTerminalWritesLines(t *testing.T) {
+	var out bytes.Buffer
+	p := NewProgress(&out, 3, "publishing")
+	_ = p.Add(3)
+	_ = p.Finish()
+	if got := out.String(); strings.Contains(got, "\r") || !strings.HasSuffix(got, "publishing 3/3 events (100%) in 0s\n") {
+		t.Errorf("NewProgress on a buffer wrote %q, want plain lines", got)
 	}
 }

@@ -109,8 +109,50 @@ type Result struct {
 	Err error
 	// Condition is the on-failure condition of a failed event.
 	Condition string
+	// Reason and Message say why a rejected or conflicting event was
+	// dead-lettered, as its processing DLQ record does (see NoteRejection).
+	Reason, Message string
+	// Enqueued is when the event entered the inbox (SQS's SentTimestamp,
+	// millisecond precision); Started is when its first invocation began.
+	Enqueued, Started time.Time
+	// Busy is the time spent inside invocations; AWSWait is the part of it
+	// the processor spent waiting on the local AWS (see NoteAWSWait).
+	Busy, AWSWait time.Duration
 	// Done is when the event was settled.
 	Done time.Time
+}
+
+// notesKey keys an invocation's *notes in its context.
+type notesKey struct{}
+
+// notes is what a ProcessFunc tells the invoker beside its outcome, through
+// the invocation's context (ProcessFunc's signature is Lambda's).
+type notes struct {
+	mu              sync.Mutex
+	reason, message string
+	awsWait         time.Duration
+}
+
+// NoteRejection records, for the invocation running under ctx, the reason
+// code and message with which the processor dead-lettered the event, so the
+// invoker reports them. RealProcessor calls it when it sends a dead letter.
+func NoteRejection(ctx context.Context, reason, message string) {
+	if n, ok := ctx.Value(notesKey{}).(*notes); ok {
+		n.mu.Lock()
+		defer n.mu.Unlock()
+		n.reason, n.message = reason, message
+	}
+}
+
+// NoteAWSWait adds d to the time the invocation running under ctx spent
+// waiting on the local AWS. RealProcessor calls it for every HTTP round trip
+// of its SDK clients, so a demo can tell the emulator's time from TAP's.
+func NoteAWSWait(ctx context.Context, d time.Duration) {
+	if n, ok := ctx.Value(notesKey{}).(*notes); ok {
+		n.mu.Lock()
+		defer n.mu.Unlock()
+		n.awsWait += d
+	}
 }
 
 // Stats is a snapshot of the invoker's counters.
@@ -279,13 +321,24 @@ func (v *Invoker) handle(work context.Context, m sqstypes.Message) Result {
 	if ms, err := strconv.ParseInt(m.Attributes[string(sqstypes.MessageSystemAttributeNameSentTimestamp)], 10, 64); err == nil {
 		enqueued = time.UnixMilli(ms)
 	}
+	res.Enqueued = enqueued
 	for {
 		if v.cfg.Now().Sub(enqueued) > v.cfg.MaxEventAge {
 			res.Condition = dlq.ConditionEventAgeExceeded
 			break
 		}
 		res.Invokes++
-		outcome, err := v.invoke(work, raw)
+		start := v.cfg.Now()
+		if res.Started.IsZero() {
+			res.Started = start
+		}
+		var n notes
+		outcome, err := v.invoke(context.WithValue(work, notesKey{}, &n), raw)
+		res.Busy += v.cfg.Now().Sub(start)
+		n.mu.Lock()
+		res.AWSWait += n.awsWait
+		res.Reason, res.Message = n.reason, n.message
+		n.mu.Unlock()
 		if err == nil {
 			res.Outcome = outcome
 			return v.finish(work, m, res)

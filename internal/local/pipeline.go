@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/smithy-go"
 
 	"github.com/tap-trading/tap/internal/awslocal"
 	"github.com/tap-trading/tap/internal/motoserver"
@@ -97,10 +99,7 @@ func Start(ctx context.Context, cfg Config) (p *Pipeline, err error) {
 		return p, fmt.Errorf("local: AWS config for %s: %w", endpoint, err)
 	}
 	if p.Resources, err = Provision(ctx, p.AWS, endpoint, names.For(cfg.Env)); err != nil {
-		if cfg.AWSEndpoint != "" {
-			err = fmt.Errorf("%w (is another pipeline of env %q using %s? pick another --env)", err, cfg.Env, endpoint)
-		}
-		return p, err
+		return p, explainProvision(err, cfg, endpoint)
 	}
 	proc, err := cfg.NewProcessor(ctx, p.AWS, p.Resources, cfg.ProcessorOutput)
 	if err != nil {
@@ -156,4 +155,19 @@ func (p *Pipeline) Close() {
 	}
 	p.moto.Stop()
 	p.moto = nil
+}
+
+// explainProvision says what a failed Provision most likely means when the
+// local AWS is one the user gave.
+func explainProvision(err error, cfg Config, endpoint string) error {
+	var api smithy.APIError
+	switch {
+	case cfg.AWSEndpoint == "":
+		return err
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return fmt.Errorf("nothing answers at --aws-endpoint %s: start moto_server there, or leave --aws-endpoint out to let tapctl start one (%w)", endpoint, err)
+	case errors.As(err, &api) && api.ErrorCode() == "ResourceInUseException":
+		return fmt.Errorf("%w (is another pipeline of env %q using %s? pick another --env)", err, cfg.Env, endpoint)
+	}
+	return err
 }

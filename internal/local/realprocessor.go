@@ -4,12 +4,15 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net/http"
 	"sync"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/tap-trading/tap/internal/dlq"
 	"github.com/tap-trading/tap/internal/names"
 	"github.com/tap-trading/tap/internal/processor"
 )
@@ -34,8 +37,8 @@ func RealProcessor(_ context.Context, cfg aws.Config, r Resources, out io.Writer
 		return nil, err
 	}
 	h, err := processor.New(pc, processor.Deps{
-		DynamoDB: dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) { o.HTTPClient = serialize(o.HTTPClient) }),
-		SQS:      sqs.NewFromConfig(cfg),
+		DynamoDB: dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) { o.HTTPClient = timed(serialize(o.HTTPClient)) }),
+		SQS:      deadLetterNotes{sqs.NewFromConfig(cfg, func(o *sqs.Options) { o.HTTPClient = timed(o.HTTPClient) })},
 		Stdout:   &lineWriter{w: out},
 	})
 	if err != nil {
@@ -45,6 +48,39 @@ func RealProcessor(_ context.Context, cfg aws.Config, r Resources, out io.Writer
 		o, err := h.Process(ctx, raw)
 		return string(o), err
 	}, nil
+}
+
+// deadLetterNotes tells the invoker the reason and message of each dead
+// letter the processor sends (NoteRejection), read from the very attributes
+// the processing DLQ keeps.
+type deadLetterNotes struct{ processor.SQS }
+
+func (d deadLetterNotes) SendMessage(ctx context.Context, in *sqs.SendMessageInput, opts ...func(*sqs.Options)) (*sqs.SendMessageOutput, error) {
+	out, err := d.SQS.SendMessage(ctx, in, opts...)
+	if err == nil {
+		attr := func(k string) string { return aws.ToString(in.MessageAttributes[k].StringValue) }
+		NoteRejection(ctx, attr(dlq.AttrReason), attr(dlq.AttrMessage))
+	}
+	return out, err
+}
+
+// timed reports each HTTP round trip's duration to the invocation it belongs
+// to (NoteAWSWait): the time the processor waits on the local AWS, including
+// the wait for serialized DynamoDB access.
+func timed(next aws.HTTPClient) aws.HTTPClient {
+	if next == nil {
+		next = http.DefaultClient
+	}
+	return timedHTTPClient{next: next}
+}
+
+type timedHTTPClient struct{ next aws.HTTPClient }
+
+func (c timedHTTPClient) Do(r *http.Request) (*http.Response, error) {
+	start := time.Now()
+	resp, err := c.next.Do(r)
+	NoteAWSWait(r.Context(), time.Since(start))
+	return resp, err
 }
 
 // lineWriter serializes writes: in Lambda one invocation runs at a time, here

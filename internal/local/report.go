@@ -36,6 +36,9 @@ type Report struct {
 	LatencyP50     time.Duration `json:"latencyP50Ns"`
 	LatencyP99     time.Duration `json:"latencyP99Ns"`
 	LatencyMax     time.Duration `json:"latencyMaxNs"`
+	// Breakdown is where the publish-to-applied time went, measured per
+	// applied event.
+	Breakdown *Breakdown `json:"breakdown,omitempty"`
 	// Drained says every sent event was settled before the drain timeout;
 	// Interrupted that the run was stopped (Ctrl-C) before verification.
 	Drained bool `json:"drained"`
@@ -44,6 +47,79 @@ type Report struct {
 	Stalled     bool    `json:"stalled"`
 	Interrupted bool    `json:"interrupted"`
 	Checks      []Check `json:"checks"`
+}
+
+// Breakdown splits the publish-to-applied latency of the applied events
+// into measured parts, as means over those events (so the parts add up to
+// the mean latency). Only ProcessorSelf is TAP's own cost; Delivery and
+// AWSWait are the local AWS's, and InboxWait is mostly queueing behind it.
+type Breakdown struct {
+	// Events is how many applied events were measured.
+	Events int `json:"events"`
+	// Latency is the mean publish-to-applied latency.
+	Latency time.Duration `json:"latencyNs"`
+	// Delivery runs from PutEvents accepting the event to its arrival in the
+	// inbox queue: the local EventBridge's rule matching and its SQS send.
+	Delivery time.Duration `json:"deliveryNs"`
+	// InboxWait runs from the inbox to the first invocation: waiting for a
+	// free invocation slot and for the poll.
+	InboxWait time.Duration `json:"inboxWaitNs"`
+	// AWSWait is the time the processor spent waiting on the local AWS: its
+	// DynamoDB and SQS round trips (DynamoDB ones serialized, see atomic.go).
+	AWSWait time.Duration `json:"awsWaitNs"`
+	// ProcessorSelf is the rest of the invocations: the handler's own work,
+	// decoding, validating, SDK marshalling and signing, logs and metrics,
+	// and waiting for a CPU.
+	ProcessorSelf time.Duration `json:"processorSelfNs"`
+	// Other is what is left between the first invocation and the event
+	// settling: retry backoff.
+	Other time.Duration `json:"otherNs"`
+}
+
+// add sums one applied event published at sent.
+func (b *Breakdown) add(sent time.Time, r Result) {
+	// Wall-clock readings only: Enqueued comes from SQS and has no monotonic
+	// reading, and mixing the two clocks would leave the parts a few
+	// nanoseconds off their sum.
+	sent, r.Started, r.Done = sent.Round(0), r.Started.Round(0), r.Done.Round(0)
+	b.Events++
+	total := r.Done.Sub(sent)
+	b.Latency += total
+	b.Delivery += r.Enqueued.Sub(sent)
+	b.InboxWait += r.Started.Sub(r.Enqueued)
+	b.AWSWait += r.AWSWait
+	b.ProcessorSelf += r.Busy - r.AWSWait
+	// total = delivery + inbox wait + busy + the rest.
+	b.Other += r.Done.Sub(r.Started) - r.Busy
+}
+
+// mean turns the sums into means.
+func (b Breakdown) mean() *Breakdown {
+	n := time.Duration(b.Events)
+	return &Breakdown{
+		Events: b.Events, Latency: b.Latency / n, Delivery: b.Delivery / n, InboxWait: b.InboxWait / n,
+		AWSWait: b.AWSWait / n, ProcessorSelf: b.ProcessorSelf / n, Other: b.Other / n,
+	}
+}
+
+// writeText writes the breakdown under the latency line.
+func (b *Breakdown) writeText(p func(string, ...any)) {
+	share := func(d time.Duration) string {
+		if b.Latency <= 0 {
+			return ""
+		}
+		return fmt.Sprintf("%3.0f%%", 100*float64(d)/float64(b.Latency))
+	}
+	p("  where the time went (mean of %d applied events, publish→applied %s):", b.Events, ms(b.Latency))
+	p("    local EventBridge → inbox     %9s %s  the emulator's rule matching and delivery", ms(b.Delivery), share(b.Delivery))
+	p("    inbox wait                    %9s %s  queueing for an invocation slot and the poll", ms(b.InboxWait), share(b.InboxWait))
+	p("    processor waiting on AWS      %9s %s  its DynamoDB and SQS calls, answered by the emulator", ms(b.AWSWait), share(b.AWSWait))
+	p("    processor own time            %9s %s  TAP: decode, validate, SDK work, logs, metrics, CPU wait", ms(b.ProcessorSelf), share(b.ProcessorSelf))
+	if b.Other >= time.Millisecond {
+		p("    other                         %9s %s  retry backoff", ms(b.Other), share(b.Other))
+	}
+	p("  The throughput and latency above are the local AWS's: moto spends milliseconds of Python on each")
+	p("  request, and in AWS DynamoDB and SQS answer in single-digit milliseconds. TAP's part is its own time.")
 }
 
 // Check is one verification of the run against the table and the DLQ.
@@ -109,6 +185,9 @@ func (r *Report) WriteText(w io.Writer) {
 		r.Throughput, r.Settled, r.Elapsed.Round(time.Millisecond), r.PublishTime.Round(time.Millisecond))
 	p("  latency        publish→applied p50 %s, p99 %s, max %s (%d events; at most a window of events in the pipeline)",
 		ms(r.LatencyP50), ms(r.LatencyP99), ms(r.LatencyMax), r.LatencySamples)
+	if r.Breakdown != nil {
+		r.Breakdown.writeText(p)
+	}
 	p("")
 	if r.Interrupted {
 		p("interrupted before verification")

@@ -43,11 +43,21 @@ func StatePath(getenv func(string) string) string {
 	return filepath.Join(os.TempDir(), fmt.Sprintf("tapctl-local-%d.json", os.Getuid()))
 }
 
+// CheckFree returns an error naming the other pipeline if a live process
+// other than pid has recorded its state at path. A pipeline checks it before
+// it starts anything, so a refused start touches nothing the running one owns.
+func CheckFree(path string, pid int) error {
+	if old, err := ReadState(path); err == nil && old.PID != pid {
+		return fmt.Errorf("another local pipeline (pid %d, endpoint %s) is running and recorded in %s: stop it first, or set %s to another file", old.PID, old.Endpoint, path, EnvStatePath)
+	}
+	return nil
+}
+
 // WriteState records s at path. It refuses to replace the state of another
 // pipeline that is still running.
 func WriteState(path string, s State) error {
-	if old, err := ReadState(path); err == nil && old.PID != s.PID {
-		return fmt.Errorf("another local pipeline (pid %d, endpoint %s) is running and recorded in %s: stop it first, or set %s to another file", old.PID, old.Endpoint, path, EnvStatePath)
+	if err := CheckFree(path, s.PID); err != nil {
+		return err
 	}
 	b, err := json.MarshalIndent(s, "", "  ")
 	if err != nil {

@@ -24,7 +24,7 @@ import (
 const Binary = "moto_server"
 
 // ErrNotInstalled is returned when moto_server is not on PATH.
-var ErrNotInstalled = errors.New("moto_server not found on PATH: install it with `pip install 'moto[server]==5.2.1'` (see README, Set-up)")
+var ErrNotInstalled = errors.New("moto_server not found on PATH: install it with `pip install 'moto[server]==5.2.1'` (README.md, section Quick start, lists what TAP needs)")
 
 // Server is a running moto server owned by this process.
 //
