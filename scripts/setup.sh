@@ -6,7 +6,10 @@ set -euo pipefail
 want_go_minor="1.26"
 want_moto="5.2.1"
 want_cfnlint="1.51.0"
-want_node_major="20"
+# Node.js LTS lines TAP supports (the CDK's jsii runtime and the pinned CDK CLI
+# support exactly these); 20 is end of life since 2026-10-30 and still works.
+want_node_majors="22 24"
+node20_eol="2026-10-30"
 
 fail=0
 say() { printf 'setup: %s\n' "$*" >&2; }
@@ -20,12 +23,24 @@ else
 	case "$have" in ${want_go_minor}.*|1.2[7-9].*) ;; *) problem "go $have found; need go ${want_go_minor}.x or newer";; esac
 fi
 
-# Node.js: the CDK's jsii runtime runs the construct library in node.
+# Node.js: the CDK's jsii runtime runs the construct library in node, and the
+# pinned CDK CLI (tools/cdk) runs on it.
 if ! command -v node >/dev/null; then
-	problem "node not found: install Node.js ${want_node_major} (Debian: apt-get install nodejs npm)"
+	problem "node not found: install Node.js 22 or 24 LTS (https://nodejs.org, or your distribution's nodejs and npm)"
 else
 	major=$(node -p 'process.versions.node.split(".")[0]')
-	[ "$major" -ge 18 ] || problem "node $(node --version) found; the CDK needs Node.js >= 18 (tested on ${want_node_major})"
+	case " $want_node_majors " in
+	*" $major "*) ;;
+	*)
+		if [ "$major" -eq 20 ]; then
+			say "note: node $(node --version) is end of life since ${node20_eol}; TAP supports Node.js 22 and 24 LTS. It still synthesizes and tests on 20 (this machine's CI runs 20), so this is a notice, not an error: upgrade when you can."
+		elif [ "$major" -lt 20 ]; then
+			problem "node $(node --version) found; the CDK needs Node.js 22 or 24 LTS"
+		else
+			say "warning: node $(node --version) found; TAP is tested with Node.js 22 and 24 LTS"
+		fi
+		;;
+	esac
 fi
 
 # moto (local AWS, DESIGN §8) and cfn-lint (template linter): Python tools.
