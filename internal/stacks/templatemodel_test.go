@@ -68,8 +68,8 @@ func newModel(stacks map[string]assertions.Template, regionOf func(stack string)
 			m.byArn[m.arn(r)] = r
 			// A global table is one resource with a replica (and an ARN) per region.
 			if r.typ() == "AWS::DynamoDB::GlobalTable" {
-				for _, rep := range asList(r.props()["Replicas"]) {
-					region := rep.(map[string]any)["Region"].(string)
+				for _, rep := range list(r.props()["Replicas"]) {
+					region := m.render(t, rep.(map[string]any)["Region"])
 					m.byArn[fmt.Sprintf("arn:aws:dynamodb:%s:%s:table/%s", region, account, m.name(r))] = r
 				}
 			}
