@@ -1,6 +1,7 @@
 package stacks
 
 import (
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -71,25 +72,67 @@ var passive = map[string]string{
 	"AWS::ApplicationAutoScaling::ScalingPolicy":  "uses the Application Auto Scaling service-linked role",
 }
 
-// checker walks the templates and records what it proved.
+// checker walks the templates and records what it proved and what it could not.
 type checker struct {
-	t       *testing.T
-	m       *model
-	covered map[string]bool
-	used    map[string]int
+	m        *model
+	covered  map[string]bool
+	used     map[string]int
+	problems []string
 }
 
-func newChecker(t *testing.T) *checker {
-	return &checker{t: t, m: appModel(), covered: map[string]bool{}, used: map[string]int{}}
+func newChecker(m *model) *checker {
+	return &checker{m: m, covered: map[string]bool{}, used: map[string]int{}}
 }
 
-// appModel is the default app's four templates.
-func appModel() *model {
-	regions := map[string]string{}
+func (c *checker) errorf(format string, args ...any) {
+	c.problems = append(c.problems, fmt.Sprintf(format, args...))
+}
+
+// appTemplates returns the default app's four templates as JSON, by stack
+// name, and each stack's region.
+func appTemplates() (map[string]map[string]any, map[string]string) {
+	templates, regions := map[string]map[string]any{}, map[string]string{}
 	for _, s := range set.All() {
+		templates[*s.StackName()] = *tpl[*s.StackName()].ToJSON()
 		regions[*s.StackName()] = *s.Region()
 	}
-	return newModel(tpl, func(stack string) string { return regions[stack] })
+	return templates, regions
+}
+
+// check walks every interaction of the templates and checks coverage.
+func (c *checker) check() {
+	c.alarms()
+	c.rules()
+	c.functions()
+	c.schedules()
+	c.endpoints()
+	for _, tm := range c.m.templates {
+		for _, r := range tm.all() {
+			typ := r.typ()
+			if _, ok := passive[typ]; ok {
+				continue
+			}
+			if !mustBeCovered[typ] {
+				c.errorf("%s: resource type %s is neither in the interactions table nor listed as passive", r, typ)
+			} else if !c.covered[r.String()] {
+				c.errorf("%s (%s) takes part in no run-time call the test knows: add its row to the interactions table", r, typ)
+			}
+		}
+	}
+	for _, k := range sortedKinds() {
+		if c.used[k] == 0 {
+			c.errorf("interaction %q (%s → %s) was not found in any template: remove the row or fix the walk", k, interactions[k].caller, interactions[k].target)
+		}
+	}
+}
+
+func sortedKinds() []string {
+	kinds := make([]string, 0, len(interactions))
+	for k := range interactions {
+		kinds = append(kinds, k)
+	}
+	sort.Strings(kinds)
+	return kinds
 }
 
 func (c *checker) cover(rs ...res) {
@@ -138,17 +181,16 @@ func (c *checker) policiesOn(target res, typ, listProp, docProp string) ([]res, 
 // service calls) and nothing in it denies req. requireAllow is false where
 // the same account's identity policy suffices and the policy must only not deny.
 func (c *checker) targetSide(kind string, caller, target res, stmts []stmt, req request, requireAllow bool) {
-	c.t.Helper()
 	d := c.m.evaluate(stmts, req, true)
 	what := fmt.Sprintf("[%s] %s → %s %s on %s", kind, caller, req.principal, req.action, target)
 	for _, s := range d.deny {
-		c.t.Errorf("%s: denied by the target's policy statement %v", what, s.body)
+		c.errorf("%s: denied by the target's policy statement %v", what, s.body)
 	}
 	if !requireAllow {
 		return
 	}
 	if len(d.allow) == 0 {
-		c.t.Errorf("%s: no statement of the target's policy allows it (%d statements: %v)", what, len(stmts), bodies(stmts))
+		c.errorf("%s: no statement of the target's policy allows it (%d statements: %v)", what, len(stmts), bodies(stmts))
 		return
 	}
 	if strings.HasPrefix(req.principal, "service:") {
@@ -157,7 +199,7 @@ func (c *checker) targetSide(kind string, caller, target res, stmts []stmt, req 
 				return
 			}
 		}
-		c.t.Errorf("%s: allowed only by statements without an aws:SourceArn/aws:SourceAccount condition: %v", what, bodies(d.allow))
+		c.errorf("%s: allowed only by statements without an aws:SourceArn/aws:SourceAccount condition: %v", what, bodies(d.allow))
 	}
 }
 
@@ -197,10 +239,9 @@ func (c *checker) attachedPolicies(role res) []res {
 
 // callerSide proves the role's policies allow req.
 func (c *checker) callerSide(kind string, caller, role res, req request) {
-	c.t.Helper()
 	c.used[kind]++
 	if d := c.m.evaluate(c.identity(role), req, false); !d.allowed() {
-		c.t.Errorf("[%s] %s: role %s may not %s on %s (allowed by %d, denied by %d statements)",
+		c.errorf("[%s] %s: role %s may not %s on %s (allowed by %d, denied by %d statements)",
 			kind, caller, role, req.action, req.resource, len(d.allow), len(d.deny))
 	}
 }
@@ -208,10 +249,9 @@ func (c *checker) callerSide(kind string, caller, role res, req request) {
 // role resolves a resource's role property and proves service may assume it
 // (scoped to this account when mustScope).
 func (c *checker) role(caller res, v any, service string, mustScope bool) (res, bool) {
-	c.t.Helper()
 	role, ok := c.m.resolve(caller.t, v)
 	if !ok || role.typ() != "AWS::IAM::Role" {
-		c.t.Errorf("%s: role %v is not a role of this app", caller, v)
+		c.errorf("%s: role %v is not a role of this app", caller, v)
 		return res{}, false
 	}
 	c.cover(role)
@@ -219,9 +259,9 @@ func (c *checker) role(caller res, v any, service string, mustScope bool) (res, 
 	d := c.m.evaluate(policyStatements(role.t, role.props()["AssumeRolePolicyDocument"]), req, true)
 	switch {
 	case !d.allowed():
-		c.t.Errorf("%s: %s may not assume role %s", caller, service, role)
+		c.errorf("%s: %s may not assume role %s", caller, service, role)
 	case mustScope && !scoped(d.allow[0].body):
-		c.t.Errorf("%s: role %s trusts %s without an aws:SourceAccount/aws:SourceArn condition", caller, role, service)
+		c.errorf("%s: role %s trusts %s without an aws:SourceAccount/aws:SourceArn condition", caller, role, service)
 	}
 	return role, true
 }
@@ -231,18 +271,18 @@ func (c *checker) alarms() {
 		c.cover(a)
 		actions := list(a.props()["AlarmActions"])
 		if len(actions) == 0 {
-			c.t.Errorf("%s notifies nobody: it has no AlarmActions", a)
+			c.errorf("%s notifies nobody: it has no AlarmActions", a)
 		}
 		actions = append(actions, list(a.props()["OKActions"])...)
 		actions = append(actions, list(a.props()["InsufficientDataActions"])...)
 		for _, v := range actions {
 			topic, ok := c.m.resolve(a.t, v)
 			if !ok || topic.typ() != "AWS::SNS::Topic" {
-				c.t.Errorf("%s: action %s is no topic of this app; no interaction covers it", a, c.m.render(a.t, v))
+				c.errorf("%s: action %s is no topic of this app; no interaction covers it", a, c.m.render(a.t, v))
 				continue
 			}
 			if topic.t.region != a.t.region {
-				c.t.Errorf("%s: alarm in %s notifies %s in %s; CloudWatch notifies topics of its own region only", a, a.t.region, topic, topic.t.region)
+				c.errorf("%s: alarm in %s notifies %s in %s; CloudWatch notifies topics of its own region only", a, a.t.region, topic, topic.t.region)
 			}
 			c.used["alarm-publish"]++
 			policies, stmts := c.policiesOn(topic, "AWS::SNS::TopicPolicy", "Topics", "PolicyDocument")
@@ -255,7 +295,7 @@ func (c *checker) alarms() {
 			}
 			key, ok := c.m.resolve(topic.t, keyRef)
 			if !ok || key.typ() != "AWS::KMS::Key" {
-				c.t.Errorf("%s: key %s is not a customer-managed key of this app (an AWS managed key's policy cannot admit CloudWatch)", topic, c.m.render(topic.t, keyRef))
+				c.errorf("%s: key %s is not a customer-managed key of this app (an AWS managed key's policy cannot admit CloudWatch)", topic, c.m.render(topic.t, keyRef))
 				continue
 			}
 			c.cover(key)
@@ -276,13 +316,13 @@ func (c *checker) rules() {
 		}
 		targets := list(r.props()["Targets"])
 		if len(targets) == 0 {
-			c.t.Errorf("%s has no targets", r)
+			c.errorf("%s has no targets", r)
 		}
 		for _, v := range targets {
 			tg := v.(map[string]any)
 			dest, ok := c.m.resolve(r.t, tg["Arn"])
 			if !ok || dest.typ() != "AWS::Lambda::Function" {
-				c.t.Errorf("%s: target %s is not a function of this app; no interaction covers it", r, c.m.render(r.t, tg["Arn"]))
+				c.errorf("%s: target %s is not a function of this app; no interaction covers it", r, c.m.render(r.t, tg["Arn"]))
 			} else {
 				c.used["rule-invoke"]++
 				c.lambdaPermission(r, dest)
@@ -293,7 +333,7 @@ func (c *checker) rules() {
 			}
 			q, ok := c.m.resolve(r.t, dlqConfig["Arn"])
 			if !ok || q.typ() != "AWS::SQS::Queue" {
-				c.t.Errorf("%s: dead-letter queue %s is not a queue of this app", r, c.m.render(r.t, dlqConfig["Arn"]))
+				c.errorf("%s: dead-letter queue %s is not a queue of this app", r, c.m.render(r.t, dlqConfig["Arn"]))
 				continue
 			}
 			c.used["rule-dlq"]++
@@ -306,7 +346,6 @@ func (c *checker) rules() {
 
 // lambdaPermission proves fn's resource policy lets rule (and only it) invoke fn.
 func (c *checker) lambdaPermission(rule, fn res) {
-	c.t.Helper()
 	var unscoped []res
 	for _, p := range c.m.ofType("AWS::Lambda::Permission") {
 		props := p.props()
@@ -323,10 +362,10 @@ func (c *checker) lambdaPermission(rule, fn res) {
 		}
 	}
 	if len(unscoped) > 0 {
-		c.t.Errorf("[rule-invoke] %s → %s: permissions %v admit events.amazonaws.com without a SourceArn", rule, fn, unscoped)
+		c.errorf("[rule-invoke] %s → %s: permissions %v admit events.amazonaws.com without a SourceArn", rule, fn, unscoped)
 		return
 	}
-	c.t.Errorf("[rule-invoke] %s → %s: no AWS::Lambda::Permission for events.amazonaws.com with SourceArn %s", rule, fn, c.m.arn(rule))
+	c.errorf("[rule-invoke] %s → %s: no AWS::Lambda::Permission for events.amazonaws.com with SourceArn %s", rule, fn, c.m.arn(rule))
 }
 
 func (c *checker) functions() {
@@ -352,7 +391,7 @@ func (c *checker) functions() {
 				}
 				q, ok := c.m.resolve(eic.t, d["Destination"])
 				if !ok || q.typ() != "AWS::SQS::Queue" {
-					c.t.Errorf("%s: %s destination %s is not a queue of this app; no interaction covers it", eic, on, c.m.render(eic.t, d["Destination"]))
+					c.errorf("%s: %s destination %s is not a queue of this app; no interaction covers it", eic, on, c.m.render(eic.t, d["Destination"]))
 					continue
 				}
 				call("async-destination", "sqs:SendMessage", c.m.arn(q))
@@ -370,7 +409,7 @@ func (c *checker) functions() {
 			arn := fmt.Sprintf("arn:aws:dynamodb:%s:%s:table/%s", f.t.region, account, c.m.render(f.t, name))
 			table, ok := c.m.byArn[arn]
 			if !ok {
-				c.t.Errorf("%s: %s names %s, which has no replica in %s", f, processor.EnvTableName, c.m.render(f.t, name), f.t.region)
+				c.errorf("%s: %s names %s, which has no replica in %s", f, processor.EnvTableName, c.m.render(f.t, name), f.t.region)
 			} else {
 				c.cover(table)
 			}
@@ -381,7 +420,7 @@ func (c *checker) functions() {
 		if url, ok := env[processor.EnvProcessingDLQURL]; ok {
 			q, ok := c.m.resolve(f.t, url)
 			if !ok || q.typ() != "AWS::SQS::Queue" {
-				c.t.Errorf("%s: %s %s is not a queue of this app", f, processor.EnvProcessingDLQURL, c.m.render(f.t, url))
+				c.errorf("%s: %s %s is not a queue of this app", f, processor.EnvProcessingDLQURL, c.m.render(f.t, url))
 			} else {
 				call("processor-dlq", "sqs:SendMessage", c.m.arn(q))
 				policies, stmts := c.policiesOn(q, "AWS::SQS::QueuePolicy", "Queues", "PolicyDocument")
@@ -412,7 +451,6 @@ func (c *checker) functions() {
 
 // busTarget proves bus's policy admits this account's role and denies nothing.
 func (c *checker) busTarget(kind string, caller, bus res) {
-	c.t.Helper()
 	policies, stmts := c.policiesOn(bus, "AWS::Events::EventBusPolicy", "EventBusName", "Statement")
 	c.cover(append(policies, bus)...)
 	c.targetSide(kind, caller, bus, stmts, roleCall("events:PutEvents", c.m.arn(bus), nil), true)
@@ -428,7 +466,7 @@ func (c *checker) schedules() {
 		}
 		bus, ok := c.m.resolve(s.t, tg["Arn"])
 		if !ok || bus.typ() != "AWS::Events::EventBus" {
-			c.t.Errorf("%s: target %s is not a bus of this app; no interaction covers it", s, c.m.render(s.t, tg["Arn"]))
+			c.errorf("%s: target %s is not a bus of this app; no interaction covers it", s, c.m.render(s.t, tg["Arn"]))
 			continue
 		}
 		c.callerSide("schedule-putevents", s, role, roleCall("events:PutEvents", c.m.arn(bus), nil))
@@ -456,7 +494,7 @@ func (c *checker) endpoints() {
 			arn := v.(map[string]any)["EventBusArn"]
 			bus, ok := c.m.resolve(e.t, arn)
 			if !ok || bus.typ() != "AWS::Events::EventBus" {
-				c.t.Errorf("%s: bus %s is not a bus of this app", e, c.m.render(e.t, arn))
+				c.errorf("%s: bus %s is not a bus of this app", e, c.m.render(e.t, arn))
 				continue
 			}
 			call("events:PutEvents", c.m.arn(bus), nil)
@@ -475,37 +513,86 @@ func (c *checker) endpoints() {
 // principals' grants scoped to this account's resources; then that every
 // resource taking part in calls was reached, and every row is still used.
 func TestEveryRuntimeCallIsAllowedOnBothSides(t *testing.T) {
-	c := newChecker(t)
-	c.alarms()
-	c.rules()
-	c.functions()
-	c.schedules()
-	c.endpoints()
-
-	for _, tm := range c.m.templates {
-		for _, r := range tm.all() {
-			typ := r.typ()
-			if _, ok := passive[typ]; ok {
-				continue
-			}
-			if !mustBeCovered[typ] {
-				t.Errorf("%s: resource type %s is neither in the interactions table nor listed as passive", r, typ)
-			} else if !c.covered[r.String()] {
-				t.Errorf("%s (%s) takes part in no run-time call the test knows: add its row to the interactions table", r, typ)
-			}
-		}
+	templates, regions := appTemplates()
+	c := newChecker(newModel(templates, regions))
+	c.check()
+	for _, p := range c.problems {
+		t.Error(p)
 	}
-	kinds := make([]string, 0, len(interactions))
-	for k := range interactions {
-		kinds = append(kinds, k)
-	}
-	sort.Strings(kinds)
-	for _, k := range kinds {
-		if c.used[k] == 0 {
-			t.Errorf("interaction %q (%s → %s) was not found in any template: remove the row or fix the walk", k, interactions[k].caller, interactions[k].target)
-		}
+	for _, k := range sortedKinds() {
 		t.Logf("%-20s %3d calls checked: %s → %s on %s", k, c.used[k], interactions[k].caller, interactions[k].action, interactions[k].target)
 	}
+}
+
+// TestInteractionWalkCatchesMissingSides guards the walk: on templates with
+// one side of a call removed, or a resource no call uses, it must complain.
+func TestInteractionWalkCatchesMissingSides(t *testing.T) {
+	primary := cfg.Names().ProcessingStack(cfg.PrimaryRegion)
+	for _, tc := range []struct {
+		name, want string
+		mutate     func(resources map[string]any)
+	}{
+		{"topic policy without the CloudWatch Allow", "[alarm-publish]", func(rs map[string]any) {
+			for _, r := range ofType(rs, "AWS::SNS::TopicPolicy") {
+				doc := r["Properties"].(map[string]any)["PolicyDocument"].(map[string]any)
+				var keep []any
+				for _, s := range doc["Statement"].([]any) {
+					if s.(map[string]any)["Effect"] == "Deny" {
+						keep = append(keep, s)
+					}
+				}
+				doc["Statement"] = keep
+			}
+		}},
+		{"Lambda permission without SourceArn", "without a SourceArn", func(rs map[string]any) {
+			for _, r := range ofType(rs, "AWS::Lambda::Permission") {
+				delete(r["Properties"].(map[string]any), "SourceArn")
+			}
+		}},
+		{"a queue nobody sends to", "takes part in no run-time call", func(rs map[string]any) {
+			rs["Unused"] = map[string]any{"Type": "AWS::SQS::Queue", "Properties": map[string]any{"QueueName": "unused"}}
+		}},
+		{"an unknown resource type", "neither in the interactions table nor listed as passive", func(rs map[string]any) {
+			rs["Pipe"] = map[string]any{"Type": "AWS::Pipes::Pipe", "Properties": map[string]any{}}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			templates, regions := appTemplates()
+			templates = deepCopy(t, templates)
+			tc.mutate(templates[primary]["Resources"].(map[string]any))
+			c := newChecker(newModel(templates, regions))
+			c.check()
+			for _, p := range c.problems {
+				if strings.Contains(p, tc.want) {
+					return
+				}
+			}
+			t.Errorf("no problem mentions %q; got %d: %v", tc.want, len(c.problems), c.problems)
+		})
+	}
+}
+
+func ofType(resources map[string]any, typ string) []map[string]any {
+	var out []map[string]any
+	for _, r := range resources {
+		if r := r.(map[string]any); r["Type"] == typ {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func deepCopy(t *testing.T, v map[string]map[string]any) map[string]map[string]any {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out map[string]map[string]any
+	if err := json.Unmarshal(b, &out); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
 
 // TestNoEmptyStringProperty: no template emits an empty string (an empty
@@ -547,7 +634,7 @@ func emptyStrings(v any, path string) []string {
 // AWS::IAM::Policy resources, since nothing references them; the service then
 // starts without its permissions. Each such resource must DependsOn them.
 func TestRoleUsersDependOnTheirPolicies(t *testing.T) {
-	c := newChecker(t)
+	c := newChecker(newModel(appTemplates()))
 	for _, tm := range c.m.templates {
 		for _, r := range tm.all() {
 			typ := r.typ()

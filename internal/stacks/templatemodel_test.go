@@ -5,8 +5,6 @@ import (
 	"regexp"
 	"sort"
 	"strings"
-
-	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
 )
 
 // A small model of the synthesized templates, enough to decide whether a
@@ -49,19 +47,20 @@ type model struct {
 	byArn     map[string]res
 }
 
-func newModel(stacks map[string]assertions.Template, regionOf func(stack string) string) *model {
+// newModel indexes templates (template JSON by stack name) deployed to regions.
+func newModel(templates map[string]map[string]any, regions map[string]string) *model {
 	m := &model{byArn: map[string]res{}}
-	names := make([]string, 0, len(stacks))
-	for name := range stacks {
+	names := make([]string, 0, len(templates))
+	for name := range templates {
 		names = append(names, name)
 	}
 	sort.Strings(names)
 	for _, name := range names {
 		rs := map[string]map[string]any{}
-		for id, r := range (*stacks[name].ToJSON())["Resources"].(map[string]any) {
+		for id, r := range templates[name]["Resources"].(map[string]any) {
 			rs[id] = r.(map[string]any)
 		}
-		m.templates = append(m.templates, &tmpl{stack: name, region: regionOf(name), resources: rs})
+		m.templates = append(m.templates, &tmpl{stack: name, region: regions[name], resources: rs})
 	}
 	for _, t := range m.templates {
 		for _, r := range t.all() {
@@ -119,37 +118,34 @@ func (m *model) name(r res) string {
 	return r.t.stack + "." + r.id
 }
 
+// arnFormats spell the ARN of each resource type from its region (%[1]s),
+// the account (%[2]s) and its name (%[3]s).
+var arnFormats = map[string]string{
+	"AWS::SNS::Topic":            "arn:aws:sns:%[1]s:%[2]s:%[3]s",
+	"AWS::SQS::Queue":            "arn:aws:sqs:%[1]s:%[2]s:%[3]s",
+	"AWS::Events::EventBus":      "arn:aws:events:%[1]s:%[2]s:event-bus/%[3]s",
+	"AWS::Events::Endpoint":      "arn:aws:events:%[1]s:%[2]s:endpoint/%[3]s",
+	"AWS::Lambda::Function":      "arn:aws:lambda:%[1]s:%[2]s:function:%[3]s",
+	"AWS::Logs::LogGroup":        "arn:aws:logs:%[1]s:%[2]s:log-group:%[3]s:*",
+	"AWS::CloudWatch::Alarm":     "arn:aws:cloudwatch:%[1]s:%[2]s:alarm:%[3]s",
+	"AWS::DynamoDB::GlobalTable": "arn:aws:dynamodb:%[1]s:%[2]s:table/%[3]s",
+	"AWS::IAM::Role":             "arn:aws:iam::%[2]s:role/%[3]s",
+	"AWS::KMS::Key":              "arn:aws:kms:%[1]s:%[2]s:key/%[3]s",
+	"AWS::Scheduler::Schedule":   "arn:aws:scheduler:%[1]s:%[2]s:schedule/default/%[3]s",
+}
+
 // arn is the ARN CloudFormation's Fn::GetAtt [id, Arn] resolves to.
 func (m *model) arn(r res) string {
-	reg, n := r.t.region, m.name(r)
-	switch r.typ() {
-	case "AWS::SNS::Topic":
-		return fmt.Sprintf("arn:aws:sns:%s:%s:%s", reg, account, n)
-	case "AWS::SQS::Queue":
-		return fmt.Sprintf("arn:aws:sqs:%s:%s:%s", reg, account, n)
-	case "AWS::Events::EventBus":
-		return fmt.Sprintf("arn:aws:events:%s:%s:event-bus/%s", reg, account, n)
-	case "AWS::Events::Rule":
+	n := m.name(r)
+	if r.typ() == "AWS::Events::Rule" {
+		// A rule on a custom bus has the bus's name in its ARN.
 		if bus, ok := r.props()["EventBusName"]; ok && m.render(r.t, bus) != "default" {
-			return fmt.Sprintf("arn:aws:events:%s:%s:rule/%s/%s", reg, account, m.render(r.t, bus), n)
+			n = m.render(r.t, bus) + "/" + n
 		}
-		return fmt.Sprintf("arn:aws:events:%s:%s:rule/%s", reg, account, n)
-	case "AWS::Events::Endpoint":
-		return fmt.Sprintf("arn:aws:events:%s:%s:endpoint/%s", reg, account, n)
-	case "AWS::Lambda::Function":
-		return fmt.Sprintf("arn:aws:lambda:%s:%s:function:%s", reg, account, n)
-	case "AWS::Logs::LogGroup":
-		return fmt.Sprintf("arn:aws:logs:%s:%s:log-group:%s:*", reg, account, n)
-	case "AWS::CloudWatch::Alarm":
-		return fmt.Sprintf("arn:aws:cloudwatch:%s:%s:alarm:%s", reg, account, n)
-	case "AWS::DynamoDB::GlobalTable":
-		return fmt.Sprintf("arn:aws:dynamodb:%s:%s:table/%s", reg, account, n)
-	case "AWS::IAM::Role":
-		return fmt.Sprintf("arn:aws:iam::%s:role/%s", account, n)
-	case "AWS::KMS::Key":
-		return fmt.Sprintf("arn:aws:kms:%s:%s:key/%s", reg, account, n)
-	case "AWS::Scheduler::Schedule":
-		return fmt.Sprintf("arn:aws:scheduler:%s:%s:schedule/default/%s", reg, account, n)
+		return fmt.Sprintf("arn:aws:events:%s:%s:rule/%s", r.t.region, account, n)
+	}
+	if f, ok := arnFormats[r.typ()]; ok {
+		return fmt.Sprintf(f, r.t.region, account, n)
 	}
 	return "arn:?:" + r.String()
 }
