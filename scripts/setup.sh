@@ -33,7 +33,7 @@ else
 	*" $major "*) ;;
 	*)
 		if [ "$major" -eq 20 ]; then
-			say "note: node $(node --version) is end of life since ${node20_eol}; TAP supports Node.js 22 and 24 LTS. It still synthesizes and tests on 20 (this machine's CI runs 20), so this is a notice, not an error: upgrade when you can."
+			say "note: node $(node --version) is end of life since ${node20_eol}; TAP supports Node.js 22 and 24 LTS. The build and tests still run on 20 (CI runs them there), so this is a notice, not an error: upgrade when you can."
 		elif [ "$major" -lt 20 ]; then
 			problem "node $(node --version) found; the CDK needs Node.js 22 or 24 LTS"
 		else
