@@ -2,8 +2,9 @@
 # The module is pinned in go.mod/go.sum; -mod=readonly makes a drifted go.mod an error.
 export GOFLAGS := -mod=readonly
 # On Node 20 (end of life 2026-10-30) jsii prints an end-of-life banner on every
-# synth; scripts/setup.sh says it once instead. Node 22 and 24 print nothing.
-export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 1
+# synth; scripts/setup.sh says it once instead. The value lists the silenced
+# major versions (jsii's format); Node 22 and 24 print nothing.
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 GO        ?= go
 CDK_OUT   ?= cdk.out
 # Test timeout: CDK synthesis (jsii) and moto-backed suites are slow on 2 cores.
