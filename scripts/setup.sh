@@ -58,6 +58,19 @@ check_py_tool() { # name binary version-command wanted
 check_py_tool moto moto_server "python3 -c 'import moto; print(moto.__version__)'" "$want_moto"
 check_py_tool cfn-lint cfn-lint "cfn-lint --version" "$want_cfnlint"
 
+# The pinned CDK CLI (tools/cdk) for `make cdk` and its synth test: installed
+# from npm into .cache/cdk once (again only when the lockfile changes). Without
+# npm or the registry everything else still works; the test then skips, and
+# this says so here because `go test ./...` shows a skip's reason only with -v.
+cdk_note="go test ./tools/cdk/ will skip its proof that the CDK CLI synthesizes what make synth does"
+if ! command -v npm >/dev/null; then
+	say "note: npm not found: $cdk_note"
+elif [ ! -x .cache/cdk/node_modules/.bin/cdk ] && ! timeout 20 npm ping >/dev/null 2>&1; then
+	say "note: the npm registry is unreachable and the pinned CDK CLI is not in .cache/cdk yet: $cdk_note"
+elif ! out=$(timeout 300 ./tools/cdk/cdk --install-only 2>&1 >/dev/null); then
+	say "note: could not install the pinned CDK CLI into .cache/cdk ($(printf '%s\n' "$out" | grep -m1 -i error || true)): $cdk_note"
+fi
+
 # Go modules: download once so tests run offline afterwards.
 if [ "$fail" -eq 0 ]; then
 	go mod download
