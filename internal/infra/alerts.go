@@ -16,10 +16,16 @@ type AlertTopicProps struct {
 	TopicName string
 	// Email is subscribed to the topic (the recipient confirms it). Required.
 	Email string
+	// AlarmNames are the names (or patterns with *) of the alarms of this
+	// region that may publish to the topic. Required: without them no alarm
+	// can notify (a topic policy replaces SNS's default one).
+	AlarmNames []string
 }
 
 // AlertTopic is the SNS topic every alarm of a region notifies, encrypted with
-// its own customer-managed KMS key.
+// its own customer-managed KMS key. Both the topic policy and the key policy
+// admit CloudWatch for this account's named alarms: one side alone leaves
+// every notification refused, and only the alarm's history would show it.
 type AlertTopic struct {
 	constructs.Construct
 	Topic awssns.Topic
@@ -42,6 +48,13 @@ var keyAdminActions = []string{
 func NewAlertTopic(scope constructs.Construct, id string, props AlertTopicProps) *AlertTopic {
 	c := constructs.NewConstruct(scope, jsii.String(id))
 	stack := awscdk.Stack_Of(c)
+	cloudWatch := awsiam.NewServicePrincipal(jsii.String("cloudwatch.amazonaws.com"), nil)
+	// CloudWatch calls SNS, and SNS calls KMS, on behalf of the alarm: both
+	// carry the alarm's ARN and account, so both grants are limited to them.
+	fromOwnAlarms := &map[string]any{
+		"StringEquals": map[string]any{"aws:SourceAccount": stack.Account()},
+		"ArnLike":      map[string]any{"aws:SourceArn": alarmArns(stack, props.AlarmNames)},
+	}
 
 	policy := awsiam.NewPolicyDocument(&awsiam.PolicyDocumentProps{
 		Statements: &[]awsiam.PolicyStatement{
@@ -54,15 +67,15 @@ func NewAlertTopic(scope constructs.Construct, id string, props AlertTopicProps)
 				Resources:  jsii.Strings("*"),
 			}),
 			// CloudWatch alarms publish to an encrypted topic only if the key
-			// lets the service encrypt for it.
+			// lets the service use it: the statement AWS documents for
+			// CloudWatch and encrypted SNS topics (kms:GenerateDataKey* is its
+			// documented form, also covering GenerateDataKeyWithoutPlaintext).
 			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 				Sid:        jsii.String("CloudWatchAlarmsPublish"),
-				Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("cloudwatch.amazonaws.com"), nil)},
-				Actions:    jsii.Strings("kms:Decrypt", "kms:GenerateDataKey"),
+				Principals: &[]awsiam.IPrincipal{cloudWatch},
+				Actions:    jsii.Strings("kms:Decrypt", "kms:GenerateDataKey*"),
 				Resources:  jsii.Strings("*"),
-				Conditions: &map[string]any{
-					"StringEquals": map[string]any{"aws:SourceAccount": stack.Account()},
-				},
+				Conditions: fromOwnAlarms,
 			}),
 		},
 	})
@@ -77,6 +90,27 @@ func NewAlertTopic(scope constructs.Construct, id string, props AlertTopicProps)
 		MasterKey:  key,
 		EnforceSSL: jsii.Bool(true),
 	})
+	// EnforceSSL made a topic policy (the TLS Deny), which replaces SNS's
+	// default policy: CloudWatch must be allowed explicitly.
+	topic.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:        jsii.String("CloudWatchAlarmsPublish"),
+		Principals: &[]awsiam.IPrincipal{cloudWatch},
+		Actions:    jsii.Strings("sns:Publish"),
+		Resources:  &[]*string{topic.TopicArn()},
+		Conditions: fromOwnAlarms,
+	}))
 	topic.AddSubscription(awssnssubscriptions.NewEmailSubscription(jsii.String(props.Email), nil))
 	return &AlertTopic{Construct: c, Topic: topic, Key: key}
+}
+
+// alarmArns are the ARNs of this stack's alarms named (or matching) names.
+func alarmArns(stack awscdk.Stack, names []string) []*string {
+	arns := make([]*string, 0, len(names))
+	for _, n := range names {
+		arns = append(arns, stack.FormatArn(&awscdk.ArnComponents{
+			Service: jsii.String("cloudwatch"), Resource: jsii.String("alarm"),
+			ResourceName: jsii.String(n), ArnFormat: awscdk.ArnFormat_COLON_RESOURCE_NAME,
+		}))
+	}
+	return arns
 }

@@ -49,5 +49,8 @@ func NewTradingBus(scope constructs.Construct, id string, p TradingBusProps) *Tr
 		EventPattern: &awsevents.EventPattern{Source: jsii.Strings(schema.Source)},
 		Retention:    awscdk.Duration_Days(jsii.Number(p.ArchiveRetentionDays)),
 	})
+	// The archive's L1 is rendered with "KmsKeyIdentifier": "" when no key is
+	// given, which CloudFormation can reject; absent means the AWS owned key.
+	archive.Node().DefaultChild().(awscdk.CfnResource).AddPropertyDeletionOverride(jsii.String("KmsKeyIdentifier"))
 	return &TradingBus{Construct: c, Bus: bus, Archive: archive}
 }

@@ -86,7 +86,7 @@ func NewFailover(scope constructs.Construct, id string, p FailoverProps) *Failov
 		},
 	})
 
-	role := newReplicationRole(c, stack, p, primaryBus, secondaryBus)
+	role, policy := newReplicationRole(c, stack, p, primaryBus, secondaryBus)
 
 	endpoint := awsevents.NewCfnEndpoint(c, jsii.String("Endpoint"), &awsevents.CfnEndpointProps{
 		Name:        jsii.String(n.Endpoint()),
@@ -104,13 +104,17 @@ func NewFailover(scope constructs.Construct, id string, p FailoverProps) *Failov
 		ReplicationConfig: &awsevents.CfnEndpoint_ReplicationConfigProperty{State: jsii.String("ENABLED")},
 		RoleArn:           role.RoleArn(),
 	})
+	// The endpoint references only the role; without this CloudFormation may
+	// create it before the policy that lets the role replicate exists.
+	endpoint.Node().AddDependency(policy)
 	return &Failover{Construct: c, HealthAlarm: alarm, HealthCheck: healthCheck, Endpoint: endpoint, ReplicationRole: role}
 }
 
 // newReplicationRole is the role EventBridge assumes to replicate events from
 // the primary bus to the secondary: it may manage only the endpoint's managed
-// rules, put events only on the two buses, and pass only itself.
-func newReplicationRole(c constructs.Construct, stack awscdk.Stack, p FailoverProps, primaryBus, secondaryBus *string) awsiam.Role {
+// rules, put events only on the two buses, and pass only itself. It returns
+// the role and the policy that grants it those.
+func newReplicationRole(c constructs.Construct, stack awscdk.Stack, p FailoverProps, primaryBus, secondaryBus *string) (awsiam.Role, awsiam.Policy) {
 	n := p.Names
 	role := awsiam.NewRole(c, jsii.String("ReplicationRole"), &awsiam.RoleProps{
 		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("events.amazonaws.com"), nil),
@@ -150,5 +154,5 @@ func newReplicationRole(c constructs.Construct, stack awscdk.Stack, p FailoverPr
 				"):(<AWS::AccountId>|[0-9]{12}):rule\\/" + regexp.QuoteMeta(n.Bus()) + "\\/GlobalEndpointManagedRule-\\*$/",
 		},
 	})
-	return role
+	return role, policy
 }

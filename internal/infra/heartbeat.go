@@ -88,5 +88,8 @@ func NewHeartbeat(scope constructs.Construct, id string, p HeartbeatProps) *Hear
 			},
 		},
 	})
+	// The schedule references only the role; its permission is the role's
+	// separate default policy, which must exist before the first invocation.
+	schedule.Node().AddDependency(role)
 	return &Heartbeat{Construct: c, Schedule: schedule, Role: role}
 }

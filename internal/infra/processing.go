@@ -97,7 +97,11 @@ func NewProcessing(scope constructs.Construct, id string, p ProcessingProps) *Pr
 	out.Heartbeat = NewHeartbeat(c, "Heartbeat", HeartbeatProps{
 		ScheduleName: n.HeartbeatSchedule(), BusArn: out.Bus.Bus.EventBusArn(), Region: p.Region,
 	})
-	out.Alerts = NewAlertTopic(c, "Alerts", AlertTopicProps{TopicName: n.AlertTopic(), Email: p.AlertEmail})
+	out.Alerts = NewAlertTopic(c, "Alerts", AlertTopicProps{
+		TopicName: n.AlertTopic(), Email: p.AlertEmail,
+		// This region's alarms, and the failover health alarm in the primary.
+		AlarmNames: []string{n.Alarm(p.Region, "*"), n.HealthAlarm()},
+	})
 
 	timeout := out.Processor.Function.Timeout()
 	out.Alarms = make([]awscloudwatch.Alarm, 0, 10)

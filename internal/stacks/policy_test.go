@@ -59,7 +59,8 @@ func allTemplates() map[string]assertions.Template {
 // TestNoWildcardActions: no Allow statement in any stack grants an action with
 // a wildcard (or uses NotAction). Deny statements may: the TLS-only policies
 // deny "sqs:*" to non-TLS callers, which only narrows access, and cdk-nag
-// (SQS4) requires exactly that form.
+// (SQS4) requires exactly that form. One Allow may, in a KMS key policy only:
+// keyPolicyWildcards, the form AWS documents for a service principal.
 func TestNoWildcardActions(t *testing.T) {
 	for name, tp := range allTemplates() {
 		t.Run(name, func(t *testing.T) {
@@ -71,13 +72,37 @@ func TestNoWildcardActions(t *testing.T) {
 					t.Errorf("%s: Allow with NotAction grants everything else", s.path)
 				}
 				for _, a := range asList(s.body["Action"]) {
-					if str, ok := a.(string); !ok || strings.Contains(str, "*") {
+					str, ok := a.(string)
+					if ok && documentedKeyPolicyWildcard(s, str) {
+						continue
+					}
+					if !ok || strings.Contains(str, "*") {
 						t.Errorf("%s: Allow statement action %v has a wildcard", s.path, a)
 					}
 				}
 			}
 		})
 	}
+}
+
+// keyPolicyWildcards are the wildcard actions a key policy may grant a
+// service principal, with the reason: AWS documents the statement that lets
+// CloudWatch alarms publish to an SNS topic encrypted with a customer managed
+// key as kms:Decrypt plus kms:GenerateDataKey* ("Enable compatibility between
+// event sources from AWS services and encrypted topics", SNS developer guide).
+var keyPolicyWildcards = map[string]string{
+	"kms:GenerateDataKey*": "cloudwatch.amazonaws.com",
+}
+
+// documentedKeyPolicyWildcard reports whether action is one of
+// keyPolicyWildcards, granted in a key policy to the service it is documented for.
+func documentedKeyPolicyWildcard(s statement, action string) bool {
+	service, ok := keyPolicyWildcards[action]
+	if !ok || !strings.Contains(s.path, "/Properties/KeyPolicy/") {
+		return false
+	}
+	p, _ := s.body["Principal"].(map[string]any)
+	return len(p) == 1 && p["Service"] == service
 }
 
 // TestWalkCoversEveryPolicyKind guards TestNoWildcardActions: it must see the
