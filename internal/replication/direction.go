@@ -30,6 +30,7 @@ type direction struct {
 	super    int64 // superseded: lost last-writer-wins in the target
 	echoes   int64 // this direction's writes seen in the target's stream
 	failures int64 // failed attempts, retried
+	races    int64 // conditional writes that found the target changed
 	lags     []time.Duration
 }
 
@@ -174,6 +175,9 @@ func (d *direction) apply(ctx context.Context, r record) (outcome, error) {
 		if !errors.As(err, &ccf) {
 			return 0, err
 		}
+		d.mu.Lock()
+		d.races++
+		d.mu.Unlock()
 		before := cur
 		if err := d.target.catchUp(ctx, d.cfg.CallTimeout); err != nil {
 			return 0, err

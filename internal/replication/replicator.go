@@ -201,6 +201,10 @@ type DirectionStats struct {
 	Backlog int64
 	// Failures is the number of failed attempts (retried).
 	Failures int64
+	// ConditionFailed is the number of conditional writes into To that
+	// failed because the item was not as last observed (a local write got
+	// in, or the view was behind); each was decided again.
+	ConditionFailed int64
 	// Lag is from the write accepted in From to applied in To, over the
 	// applied records.
 	LagP50, LagP99, LagMax time.Duration
@@ -215,7 +219,7 @@ func (d *direction) stats() DirectionStats {
 	d.mu.Lock()
 	s := DirectionStats{
 		From: d.from, To: d.to, Read: d.read, Applied: d.applied, Superseded: d.super,
-		EchoesSkipped: d.echoes, Backlog: d.read - d.applied - d.super, Failures: d.failures,
+		EchoesSkipped: d.echoes, Backlog: d.read - d.applied - d.super, Failures: d.failures, ConditionFailed: d.races,
 	}
 	lags := slices.Clone(d.lags)
 	d.mu.Unlock()
