@@ -167,8 +167,9 @@ func (d *direction) apply(ctx context.Context, r record) (outcome, error) {
 		if known {
 			observed = cur.image
 		}
-		err := d.write(ctx, r, observed)
+		written, err := d.write(ctx, r, observed)
 		if err == nil {
+			d.target.wrote(r.key, cur, known, itemView{v: r.v, image: written})
 			return applied, nil
 		}
 		var ccf *ddbtypes.ConditionalCheckFailedException
@@ -192,7 +193,8 @@ func (d *direction) apply(ctx context.Context, r record) (outcome, error) {
 
 // write puts r's image (or deletes the item) in the target, on condition
 // that the item is exactly observed (absent if observed is nil).
-func (d *direction) write(ctx context.Context, r record, observed map[string]ddbtypes.AttributeValue) error {
+// It returns the item written (nil for a deletion).
+func (d *direction) write(ctx context.Context, r record, observed map[string]ddbtypes.AttributeValue) (map[string]ddbtypes.AttributeValue, error) {
 	cond, names, values := conditionFor(observed, r.keys)
 	c, cancel := context.WithTimeout(ctx, d.cfg.CallTimeout)
 	defer cancel()
@@ -212,7 +214,7 @@ func (d *direction) write(ctx context.Context, r record, observed map[string]ddb
 			delete(d.target.deleting, r.key)
 			d.target.mu.Unlock()
 		}
-		return err
+		return nil, err
 	}
 	item := make(map[string]ddbtypes.AttributeValue, len(r.image))
 	for k, v := range r.image {
@@ -223,7 +225,7 @@ func (d *direction) write(ctx context.Context, r record, observed map[string]ddb
 		TableName: &d.cfg.Table, Item: item,
 		ConditionExpression: &cond, ExpressionAttributeNames: names, ExpressionAttributeValues: values,
 	})
-	return err
+	return item, err
 }
 
 // conditionFor builds a condition that holds only if the item is exactly

@@ -50,6 +50,9 @@
 //     with identical content, is not seen as a race. TAP's writes always
 //     change updatedAt (state), sentAt (heartbeat) or create the item
 //     (execution), so this never applies to them.
+//   - A removal is recognised as the replicator's own by the item it was
+//     deleting: a local delete of the same item racing with a replicated
+//     one may be taken for the echo. TAP never deletes items.
 //   - The replicator keeps each replica's item versions in memory (built
 //     from both streams from their start), so it replicates only what was
 //     written after the streams were enabled, and a restarted replicator

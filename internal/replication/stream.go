@@ -123,6 +123,22 @@ func (r *reader) lookup(key string) (itemView, bool) {
 	return v, ok
 }
 
+// wrote records in the view the replicator's own successful write of key,
+// made on condition that the item was as observed (known: observed came from
+// the view), so the next record for the item is decided without first
+// reading the echo back. It does so only while the view still shows
+// observed: if the reader has already processed the echo, or a local write
+// after it, the view is as new or newer and is left alone.
+func (r *reader) wrote(key string, observed itemView, known bool, now itemView) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	cur, ok := r.view[key]
+	if ok != known || (ok && !sameView(cur, observed)) {
+		return
+	}
+	r.view[key] = now
+}
+
 // tip returns when the last poll that reached the end of the stream started,
 // and how many local records had been read by then.
 func (r *reader) tip() (time.Time, int64) {
