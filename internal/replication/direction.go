@@ -200,15 +200,19 @@ func (d *direction) write(ctx context.Context, r record, observed map[string]ddb
 	defer cancel()
 	db := d.target.rep.DynamoDB
 	if r.image == nil {
-		d.target.mu.Lock()
-		d.target.deleting[r.key] = r.v
-		d.target.mu.Unlock()
+		// Deleting an absent item changes nothing and emits no record; only
+		// a real deletion's REMOVE is to be taken for our echo.
+		if observed != nil {
+			d.target.mu.Lock()
+			d.target.deleting[r.key] = r.v
+			d.target.mu.Unlock()
+		}
 		_, err := db.DeleteItem(c, &dynamodb.DeleteItemInput{
 			TableName: &d.cfg.Table, Key: r.keys,
 			ConditionExpression: &cond, ExpressionAttributeNames: names, ExpressionAttributeValues: values,
 		})
 		var ccf *ddbtypes.ConditionalCheckFailedException
-		if errors.As(err, &ccf) {
+		if observed != nil && errors.As(err, &ccf) {
 			// Nothing was deleted, so no REMOVE record of ours will come.
 			d.target.mu.Lock()
 			delete(d.target.deleting, r.key)

@@ -3,6 +3,8 @@ package replication
 import (
 	"context"
 	"fmt"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -248,5 +250,66 @@ func TestRunStopsOnATableWithoutStream(t *testing.T) {
 	defer cancel()
 	if err := rep.Run(ctx); err == nil || !strings.Contains(err.Error(), "EnableStreams") {
 		t.Errorf("Run = %v, want an error saying to enable streams", err)
+	}
+}
+
+// TestChildShardsWaitForTheirParents: a shard is read only once its parent
+// has been read to its end (or is gone), so an item's records stay in order
+// across DynamoDB's shard rollovers; moto never rolls shards, hence a unit
+// test.
+func TestChildShardsWaitForTheirParents(t *testing.T) {
+	r := newReader(Replica{Region: east}, "t", time.Now)
+	r.shards = map[string]*shard{
+		"s1": {id: "s1"},
+		"s2": {id: "s2", parent: "s1"},
+		"s3": {id: "s3", parent: "trimmed-away"},
+	}
+	if got := r.readable(); !slices.Equal(got, []string{"s1", "s3"}) {
+		t.Errorf("readable = %v, want [s1 s3]", got)
+	}
+	r.shards["s1"].ended = true
+	if got := r.readable(); !slices.Equal(got, []string{"s2", "s3"}) {
+		t.Errorf("after s1 ended, readable = %v, want [s2 s3]", got)
+	}
+}
+
+// TestCompareIgnoresMetaAndNumberSpelling: items equal but for MetaAttr or
+// the spelling of a number are identical; any other difference is reported
+// by key.
+func TestCompareIgnoresMetaAndNumberSpelling(t *testing.T) {
+	p := newPair(t, pairOptions{})
+	cut := p.cut
+	cut.cutOff(refused) // keep the replicator out: this test writes both replicas itself
+	ctx := context.Background()
+	put := func(r Replica, pk string, attrs map[string]ddbtypes.AttributeValue) {
+		t.Helper()
+		item := map[string]ddbtypes.AttributeValue{
+			"PK": &ddbtypes.AttributeValueMemberS{Value: pk},
+			"SK": &ddbtypes.AttributeValueMemberS{Value: "X"},
+		}
+		for k, v := range attrs {
+			item[k] = v
+		}
+		if _, err := r.DynamoDB.PutItem(ctx, &dynamodb.PutItemInput{TableName: &p.table, Item: item}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n := func(s string) ddbtypes.AttributeValue { return &ddbtypes.AttributeValueMemberN{Value: s} }
+	s := func(s string) ddbtypes.AttributeValue { return &ddbtypes.AttributeValueMemberS{Value: s} }
+	put(p.a, "same", map[string]ddbtypes.AttributeValue{"q": n("1.50"), MetaAttr: s("1|us-east-1|1")})
+	put(p.b, "same", map[string]ddbtypes.AttributeValue{"q": n("1.5")})
+	put(p.a, "differs", map[string]ddbtypes.AttributeValue{"q": n("1")})
+	put(p.b, "differs", map[string]ddbtypes.AttributeValue{"q": n("2")})
+	put(p.a, "only-a", nil)
+	d, err := Compare(ctx, p.a.DynamoDB, p.b.DynamoDB, p.table)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Diff{ItemsA: 3, ItemsB: 2, OnlyA: []string{"PK=S:only-a SK=S:X"}, Differ: []string{"PK=S:differs SK=S:X"}}
+	if !reflect.DeepEqual(d, want) {
+		t.Errorf("Compare = %+v, want %+v", d, want)
+	}
+	if d.Identical() || !strings.Contains(d.String(), "1 only in A") {
+		t.Errorf("Diff.String() = %q", d)
 	}
 }
