@@ -13,6 +13,7 @@ import (
 
 	"github.com/tap-trading/tap/internal/event"
 	"github.com/tap-trading/tap/internal/gen"
+	"github.com/tap-trading/tap/internal/partition"
 	"github.com/tap-trading/tap/internal/store"
 )
 
@@ -111,22 +112,22 @@ func TestI3RollbackByReplicationIsRepaired(t *testing.T) {
 			a.apply(t, e[1])
 			p.caughtUp(t)
 
-			p.cut.cutOff(refused)
+			cutOff(t, p.cut, partition.Refuse)
 			a.apply(t, e[4]) // A: state 5
 			b.apply(t, e[2]) // B has not seen 5: state 3, written later
-			p.cut.heal()
+			p.cut.Heal()
 			p.caughtUp(t)
 			if sa, sb := a.stateSeq(t, orderID), b.stateSeq(t, orderID); sa != 3 || sb != 3 {
 				t.Fatalf("after replication: A state seq %d, B %d; want both rolled back to 3", sa, sb)
 			}
 
-			p.cut.cutOff(refused)
+			cutOff(t, p.cut, partition.Refuse)
 			b.apply(t, e[4])        // B: 3 → 5
 			res := a.apply(t, e[3]) // A: 3 → 4, over B's item, later in time
 			if tc.repair && res != (store.Result{Outcome: store.Stale, StateApplied: true, RepairedSeq: 5}) {
 				t.Errorf("A Apply(seq 4) = %+v, want stale with the state repaired to seq 5", res)
 			}
-			p.cut.heal()
+			p.cut.Heal()
 			p.caughtUp(t)
 			b.apply(t, e[3])
 			a.apply(t, e[2])

@@ -3,12 +3,8 @@ package replication
 import (
 	"context"
 	"fmt"
-	"net"
-	"net/http"
-	"net/http/httputil"
-	"net/url"
 	"os"
-	"sync"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -19,6 +15,7 @@ import (
 
 	"github.com/tap-trading/tap/internal/awslocal"
 	"github.com/tap-trading/tap/internal/motoserver"
+	"github.com/tap-trading/tap/internal/partition"
 	"github.com/tap-trading/tap/internal/store"
 )
 
@@ -60,8 +57,9 @@ type pair struct {
 	// a and b reach the replicas directly, as the regions' own processors do.
 	a, b Replica
 	rep  *Replicator
-	// cut stands between the replicator and replica B.
-	cut *cutProxy
+	// cut stands between the replicator and replica B: the network path a
+	// test cuts (internal/partition, as the drill does).
+	cut *partition.Proxy
 	// errs counts the errors the replicator survived.
 	errs atomic.Int64
 }
@@ -81,8 +79,13 @@ func newPair(t *testing.T, o pairOptions) *pair {
 		table: fmt.Sprintf("orders-%d", tables.Add(1)),
 		a:     replica(t, motoEndpoint, east),
 		b:     replica(t, motoEndpoint, west),
-		cut:   startCutProxy(t, motoEndpoint),
 	}
+	cut, err := partition.Start(strings.TrimPrefix(motoEndpoint, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cut.Close() })
+	p.cut = cut
 	for _, r := range []Replica{p.a, p.b} {
 		if err := store.CreateTable(ctx, r.DynamoDB, p.table); err != nil {
 			t.Fatal(err)
@@ -92,7 +95,7 @@ func newPair(t *testing.T, o pairOptions) *pair {
 		}
 	}
 	rep, err := New(Config{
-		Table: p.table, A: p.a, B: replica(t, p.cut.url, west),
+		Table: p.table, A: p.a, B: replica(t, p.cut.URL, west),
 		Lag: o.lag, Poll: 20 * time.Millisecond, CallTimeout: o.callTimeout,
 		OnError: func(error) { p.errs.Add(1) },
 	})
@@ -172,88 +175,10 @@ func (p *pair) get(t *testing.T, r Replica, pk string) string {
 	return ""
 }
 
-// cutMode is how a cut region treats connections.
-type cutMode int32
-
-const (
-	healed  cutMode = iota
-	refused         // connections closed at once
-	hung            // requests held until healed or abandoned
-)
-
-// cutProxy is a loopback reverse proxy to moto that can cut its clients off
-// from the region, in either mode, and heal them.
-type cutProxy struct {
-	url    string
-	mode   atomic.Int32
-	mu     sync.Mutex
-	healCh chan struct{} // closed on heal
-	srv    *http.Server
-}
-
-func startCutProxy(t *testing.T, target string) *cutProxy {
+// cutOff cuts the replicator's path to a replica.
+func cutOff(t *testing.T, p *partition.Proxy, m partition.Mode) {
 	t.Helper()
-	u, err := url.Parse(target)
-	if err != nil {
+	if err := p.Cut(m); err != nil {
 		t.Fatal(err)
 	}
-	rp := httputil.NewSingleHostReverseProxy(u)
-	c := &cutProxy{healCh: make(chan struct{})}
-	c.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch cutMode(c.mode.Load()) {
-		case refused:
-			c.drop(w)
-			return
-		case hung:
-			c.mu.Lock()
-			heal := c.healCh
-			c.mu.Unlock()
-			select {
-			case <-heal:
-			case <-r.Context().Done():
-			}
-			c.drop(w)
-			return
-		}
-		rp.ServeHTTP(w, r)
-	})}
-	l, err := listen()
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.url = "http://" + l.Addr().String()
-	go func() { _ = c.srv.Serve(l) }()
-	t.Cleanup(func() { c.heal(); _ = c.srv.Close() })
-	return c
 }
-
-// drop closes the client's connection without an answer.
-func (c *cutProxy) drop(w http.ResponseWriter) {
-	if hj, ok := w.(http.Hijacker); ok {
-		if conn, _, err := hj.Hijack(); err == nil {
-			_ = conn.Close()
-			return
-		}
-	}
-	http.Error(w, "cut", http.StatusBadGateway)
-}
-
-func (c *cutProxy) cutOff(m cutMode) {
-	c.mu.Lock()
-	c.healCh = make(chan struct{})
-	c.mu.Unlock()
-	c.mode.Store(int32(m))
-}
-
-func (c *cutProxy) heal() {
-	c.mode.Store(int32(healed))
-	c.mu.Lock()
-	select {
-	case <-c.healCh:
-	default:
-		close(c.healCh)
-	}
-	c.mu.Unlock()
-}
-
-func listen() (net.Listener, error) { return net.Listen("tcp", "127.0.0.1:0") }

@@ -11,6 +11,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/tap-trading/tap/internal/partition"
 )
 
 // TestReplicatesBothWaysWithoutEcho: a write in either replica appears in
@@ -135,13 +137,13 @@ func TestVersionOrder(t *testing.T) {
 // requests hung) while both regions keep writing; nothing is lost and the
 // replicas are identical once it heals.
 func TestCutAndHeal(t *testing.T) {
-	for _, mode := range []cutMode{refused, hung} {
-		t.Run(map[cutMode]string{refused: "refused", hung: "hung"}[mode], func(t *testing.T) {
+	for _, mode := range []partition.Mode{partition.Refuse, partition.Hang} {
+		t.Run(mode.String(), func(t *testing.T) {
 			p := newPair(t, pairOptions{callTimeout: 300 * time.Millisecond})
 			p.put(t, p.a, "before", "a")
 			p.caughtUp(t)
 
-			p.cut.cutOff(mode)
+			cutOff(t, p.cut, mode)
 			for i := range 5 {
 				p.put(t, p.a, fmt.Sprintf("a-%d", i), "a")
 				p.put(t, p.b, fmt.Sprintf("b-%d", i), "b")
@@ -162,7 +164,7 @@ func TestCutAndHeal(t *testing.T) {
 				t.Error("no error reported while B was cut off")
 			}
 
-			p.cut.heal()
+			p.cut.Heal()
 			p.caughtUp(t)
 			d := p.identical(t)
 			if d.ItemsA != 12 {
@@ -279,7 +281,7 @@ func TestChildShardsWaitForTheirParents(t *testing.T) {
 func TestCompareIgnoresMetaAndNumberSpelling(t *testing.T) {
 	p := newPair(t, pairOptions{})
 	cut := p.cut
-	cut.cutOff(refused) // keep the replicator out: this test writes both replicas itself
+	cutOff(t, cut, partition.Refuse) // keep the replicator out: this test writes both replicas itself
 	ctx := context.Background()
 	put := func(r Replica, pk string, attrs map[string]ddbtypes.AttributeValue) {
 		t.Helper()
