@@ -37,7 +37,9 @@ type Config struct {
 	// OnError is told of each error the replicator survives (a region cut,
 	// throttling, a timeout); it keeps retrying. Default: ignore.
 	OnError func(error)
-	// Now is the clock lag is measured with. Default: time.Now.
+	// Now is the clock lag is measured and waited with. It must be the wall
+	// clock the servers stamp stream records with (moto: the host's), not a
+	// scaled one. Default: time.Now.
 	Now func() time.Time
 }
 
