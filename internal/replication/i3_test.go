@@ -156,7 +156,7 @@ func TestI1I3BothRegionsApplyTheSameStream(t *testing.T) {
 		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
 			p := newPair(t, pairOptions{lag: 30 * time.Millisecond})
 			a, b := p.regions(true)
-			ls := gen.Lifecycles(300+seed, 6, gen.Options{MaxFills: 5})
+			ls := gen.Lifecycles(300+seed, 5, gen.Options{MaxFills: 4})
 			rng := rand.New(rand.NewPCG(seed, 0x13))
 			var wg sync.WaitGroup
 			counts := make([]map[store.Outcome]int, 2)
