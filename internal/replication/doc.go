@@ -5,6 +5,16 @@
 // record's new image (or its removal) into the other replica as a whole-item
 // write.
 //
+// # Use
+//
+//	// Both replicas: the same table, created by store.CreateTable.
+//	replication.EnableStreams(ctx, a.DynamoDB, table) // and b's
+//	r, err := replication.New(replication.Config{Table: table, A: a, B: b, Lag: lag})
+//	go r.Run(ctx)
+//	...
+//	err = r.CaughtUp(ctx) // quiesce: everything written so far is replicated
+//	diff, err := replication.Compare(ctx, a.DynamoDB, b.DynamoDB, table)
+//
 // # Semantics
 //
 //   - Versions. Every write has a version: the time its own region accepted
