@@ -139,17 +139,21 @@ func (p *pair) identical(t *testing.T) Diff {
 	return d
 }
 
+// testKey is the key of the test items: (pk, "X") in the orders table's
+// key attributes.
+func testKey(pk string) map[string]ddbtypes.AttributeValue {
+	return map[string]ddbtypes.AttributeValue{
+		"PK": &ddbtypes.AttributeValueMemberS{Value: pk},
+		"SK": &ddbtypes.AttributeValueMemberS{Value: "X"},
+	}
+}
+
 // put writes an item with key (pk, "X") and attribute v in r.
 func (p *pair) put(t *testing.T, r Replica, pk, v string) {
 	t.Helper()
-	_, err := r.DynamoDB.PutItem(context.Background(), &dynamodb.PutItemInput{
-		TableName: &p.table,
-		Item: map[string]ddbtypes.AttributeValue{
-			"PK": &ddbtypes.AttributeValueMemberS{Value: pk},
-			"SK": &ddbtypes.AttributeValueMemberS{Value: "X"},
-			"v":  &ddbtypes.AttributeValueMemberS{Value: v},
-		},
-	})
+	item := testKey(pk)
+	item["v"] = &ddbtypes.AttributeValueMemberS{Value: v}
+	_, err := r.DynamoDB.PutItem(context.Background(), &dynamodb.PutItemInput{TableName: &p.table, Item: item})
 	if err != nil {
 		t.Fatalf("%s: put %s: %v", r.Region, pk, err)
 	}
@@ -159,12 +163,7 @@ func (p *pair) put(t *testing.T, r Replica, pk, v string) {
 func (p *pair) get(t *testing.T, r Replica, pk string) string {
 	t.Helper()
 	out, err := r.DynamoDB.GetItem(context.Background(), &dynamodb.GetItemInput{
-		TableName: &p.table,
-		Key: map[string]ddbtypes.AttributeValue{
-			"PK": &ddbtypes.AttributeValueMemberS{Value: pk},
-			"SK": &ddbtypes.AttributeValueMemberS{Value: "X"},
-		},
-		ConsistentRead: boolPtr(true),
+		TableName: &p.table, Key: testKey(pk), ConsistentRead: boolPtr(true),
 	})
 	if err != nil {
 		t.Fatalf("%s: get %s: %v", r.Region, pk, err)

@@ -189,11 +189,7 @@ func TestReplicatesRemovals(t *testing.T) {
 	p.put(t, p.a, "kept", "y")
 	p.caughtUp(t)
 	_, err := p.a.DynamoDB.DeleteItem(context.Background(), &dynamodb.DeleteItemInput{
-		TableName: &p.table,
-		Key: map[string]ddbtypes.AttributeValue{
-			"PK": &ddbtypes.AttributeValueMemberS{Value: "gone"},
-			"SK": &ddbtypes.AttributeValueMemberS{Value: "X"},
-		},
+		TableName: &p.table, Key: testKey("gone"),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -285,10 +281,7 @@ func TestCompareIgnoresMetaAndNumberSpelling(t *testing.T) {
 	ctx := context.Background()
 	put := func(r Replica, pk string, attrs map[string]ddbtypes.AttributeValue) {
 		t.Helper()
-		item := map[string]ddbtypes.AttributeValue{
-			"PK": &ddbtypes.AttributeValueMemberS{Value: pk},
-			"SK": &ddbtypes.AttributeValueMemberS{Value: "X"},
-		}
+		item := testKey(pk)
 		for k, v := range attrs {
 			item[k] = v
 		}
