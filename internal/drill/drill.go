@@ -114,8 +114,8 @@ func start(ctx context.Context, cfg Config, on func(stateEvent)) (e *Env, err er
 		Primary: epRegion(e.Primary), Secondary: epRegion(e.Second),
 		PrimaryHealthy: func() bool { return e.Monitor.Healthy(cfg.Primary) },
 		ForwardTimeout: 3 * time.Second, ReplicationLag: cfg.Lag,
-		OnAccept:       func(a globalendpoint.Accepted) { on(stateEvent{accepted: &a}) },
-		OnReplicated:   func(r globalendpoint.Replicated) { on(stateEvent{replicated: &r}) },
+		OnAccept:     func(a globalendpoint.Accepted) { on(stateEvent{accepted: &a}) },
+		OnReplicated: func(r globalendpoint.Replicated) { on(stateEvent{replicated: &r}) },
 	}); err != nil {
 		return e, err
 	}

@@ -12,11 +12,11 @@ import (
 
 // DynamoDB operation kinds counted on a processor's path to its replica.
 const (
-	OpWrite       = "writes"             // a PutItem/UpdateItem that changed an item
-	OpCondFailed  = "conditionalFailed"  // a PutItem/UpdateItem whose condition failed
-	OpQuery       = "queries"            // Query (the replication repair)
-	OpRead        = "reads"              // GetItem
-	OpError       = "errors"             // any other failed request (throttled, 5xx, cut)
+	OpWrite       = "writes"            // a PutItem/UpdateItem that changed an item
+	OpCondFailed  = "conditionalFailed" // a PutItem/UpdateItem whose condition failed
+	OpQuery       = "queries"           // Query (the replication repair)
+	OpRead        = "reads"             // GetItem
+	OpError       = "errors"            // any other failed request (throttled, 5xx, cut)
 	condCheckType = "ConditionalCheckFailedException"
 )
 

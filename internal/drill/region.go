@@ -19,6 +19,7 @@ import (
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/tap-trading/tap/internal/awslocal"
 	"github.com/tap-trading/tap/internal/dlq"
 	"github.com/tap-trading/tap/internal/event"
 	"github.com/tap-trading/tap/internal/faultproxy"
@@ -97,9 +98,13 @@ func startRegion(ctx context.Context, c regionConfig) (r *region, err error) {
 		AWSEndpoint: r.part.URL, Region: c.name, Env: c.env, Invoker: ic, ProcessorOutput: c.procOut,
 		NewProcessor: func(ctx context.Context, cfg aws.Config, res local.Resources, out io.Writer) (local.ProcessFunc, error) {
 			// The processor reaches its replica through the fault proxy and
-			// the partition, and its requests are counted.
-			pc := cfg.Copy()
-			pc.BaseEndpoint = aws.String(r.fault.URL)
+			// the partition, and its requests are counted. (A fresh config:
+			// the loaded one's endpoint also sits in its config sources,
+			// which take precedence over a changed BaseEndpoint.)
+			pc, err := awslocal.Config(ctx, r.fault.URL, c.name)
+			if err != nil {
+				return nil, err
+			}
 			r.ops = newOpCounter(pc.HTTPClient)
 			pc.HTTPClient = r.ops
 			return local.RealProcessor(ctx, pc, res, out)

@@ -190,7 +190,7 @@ func check(name string, ok bool, format string, a ...any) local.Check {
 // WriteText writes the report for a terminal.
 func (r *Report) WriteText(w io.Writer) {
 	fmt.Fprintf(w, "Drill %s: primary %s, secondary %s, seed %d\n", r.Scenario, r.Primary, r.Secondary, r.Seed)
-	fmt.Fprintf(w, "health: %s periods (AWS 60s), unhealthy after %d breaching (AWS 5), threshold %s (AWS 30s); load %g events/s; replication lag %s; partition %s\n\n",
+	fmt.Fprintf(w, "health: %s periods (AWS 60s), unhealthy after %d breaching (AWS 5), threshold %s (AWS 30s); load %g events/s; replication lag %s; failure: %s\n\n",
 		r.Period, r.Periods, r.Threshold, r.Rate, r.Lag, r.Mode)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "timeline\t")

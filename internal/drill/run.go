@@ -177,11 +177,10 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	phase("verify")
 	close(progressDone)
 	progressWG.Wait()
-	rep, err := l.report(context.WithoutCancel(ctx), cfg, e, ls, stream, tm)
+	rep, err := l.report(context.WithoutCancel(ctx), cfg, e, ls, stream, tm, redriven)
 	if err != nil {
 		return nil, err
 	}
-	rep.Redriven = redriven
 	rep.Interrupted = interrupted
 	rep.Checks = append(rep.Checks, check("quiesced: both regions idle, replication caught up", qerr == nil, "%s", errText(qerr, "inboxes empty, nothing in flight, nothing pending")))
 	return rep, nil
@@ -384,14 +383,14 @@ func quiesce(ctx context.Context, cfg Config, e *Env) (redriven int, err error) 
 }
 
 // report builds the report from the ledger and the converged tables.
-func (l *ledger) report(ctx context.Context, cfg Config, e *Env, ls []gen.Lifecycle, stream []gen.Delivery, tm times) (*Report, error) {
+func (l *ledger) report(ctx context.Context, cfg Config, e *Env, ls []gen.Lifecycle, stream []gen.Delivery, tm times, redriven int) (*Report, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	rep := &Report{
 		Scenario: cfg.Scenario, Primary: cfg.Primary, Secondary: cfg.Secondary, Seed: cfg.Seed,
 		Period: cfg.Period, Periods: cfg.Periods, Threshold: cfg.Threshold, Rate: cfg.Rate, Lag: cfg.Lag,
 		Mode: cfg.Mode.String(), Phases: append([]PhaseMark(nil), l.phases...), Health: append([]health.Transition(nil), l.health...),
-		Published: l.published, Elapsed: time.Since(l.start),
+		Published: l.published, Elapsed: time.Since(l.start), Redriven: redriven,
 	}
 	if cfg.Scenario == ProcessorFailure {
 		rep.Mode = "processor DynamoDB calls fail (HTTP 500)"
@@ -565,4 +564,3 @@ func progressOf(e *Env, l *ledger) Progress {
 	p.Accepted = len(l.byEBID)
 	return p
 }
-
