@@ -109,6 +109,7 @@ Ctrl-C stops cleanly: polling stops, events in flight get --grace to finish
 	fl.Float64Var(&f.conflicts, "conflicts", 0, "demo: events reusing another's (orderId, seq), as a fraction of the events")
 	fl.Uint64Var(&f.seed, "seed", 0, "demo: generator seed, to repeat a run (default: from the clock)")
 	fl.DurationVar(&f.drainTimeout, "drain-timeout", time.Minute, "demo: how long to wait for the pipeline to settle every event")
+	cmd.AddCommand(a.localDrillCmd())
 	return cmd
 }
 
