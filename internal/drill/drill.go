@@ -29,11 +29,11 @@ import (
 // `tapctl local --regions` runs it interactively.
 type Env struct {
 	cfg      Config
-	Primary  *region
-	Second   *region
-	Monitor  *health.Monitor
-	Endpoint *globalendpoint.Endpoint
-	Repl     *replication.Replicator
+	primary  *region
+	second   *region
+	monitor  *health.Monitor
+	endpoint *globalendpoint.Endpoint
+	repl     *replication.Replicator
 
 	stop    context.CancelFunc
 	hbStop  context.CancelFunc
@@ -66,7 +66,7 @@ func start(ctx context.Context, cfg Config, on func(stateEvent)) (e *Env, err er
 			e.Close()
 		}
 	}()
-	if e.Monitor, err = health.NewMonitor(health.Config{
+	if e.monitor, err = health.NewMonitor(health.Config{
 		Period: cfg.Period, Periods: cfg.Periods, Threshold: cfg.Threshold,
 		OnChange: func(t health.Transition) { on(stateEvent{transition: &t}) },
 	}, cfg.Primary, cfg.Secondary); err != nil {
@@ -79,7 +79,7 @@ func start(ctx context.Context, cfg Config, on func(stateEvent)) (e *Env, err er
 				Concurrency: cfg.Concurrency, RetryAttempts: 2, RetryBackoff: max(cfg.Period/4, 100*time.Millisecond),
 				Timeout: 5 * time.Second, Visibility: 20 * time.Second, OnError: cfg.OnError,
 			},
-			onInvoke: e.Monitor.Observe,
+			onInvoke: e.monitor.Observe,
 			observe:  func(r string, res local.Result) { on(stateEvent{settled: &res, region: r}) },
 		}
 		if cfg.MotoLogDir != "" {
@@ -91,15 +91,15 @@ func start(ctx context.Context, cfg Config, on func(stateEvent)) (e *Env, err er
 	var errs [2]error
 	var wg sync.WaitGroup
 	wg.Add(2)
-	go func() { defer wg.Done(); e.Primary, errs[0] = startRegion(ctx, rc(cfg.Primary)) }()
-	go func() { defer wg.Done(); e.Second, errs[1] = startRegion(ctx, rc(cfg.Secondary)) }()
+	go func() { defer wg.Done(); e.primary, errs[0] = startRegion(ctx, rc(cfg.Primary)) }()
+	go func() { defer wg.Done(); e.second, errs[1] = startRegion(ctx, rc(cfg.Secondary)) }()
 	wg.Wait()
 	if err := errors.Join(errs[:]...); err != nil {
 		return e, err
 	}
 
-	if e.Repl, err = replication.New(replication.Config{
-		Table: e.Primary.pipe.Resources.Table, A: e.Primary.replica(), B: e.Second.replica(),
+	if e.repl, err = replication.New(replication.Config{
+		Table: e.primary.pipe.Resources.Table, A: e.primary.replica(), B: e.second.replica(),
 		Lag: cfg.Lag, Poll: 250 * time.Millisecond, CallTimeout: 3 * time.Second,
 	}); err != nil {
 		return e, err
@@ -110,9 +110,9 @@ func start(ctx context.Context, cfg Config, on func(stateEvent)) (e *Env, err er
 			Reachable: func() bool { return !r.part.IsCut() }, Deliver: r.deliver,
 		}
 	}
-	if e.Endpoint, err = globalendpoint.Start(globalendpoint.Config{
-		Primary: epRegion(e.Primary), Secondary: epRegion(e.Second),
-		PrimaryHealthy: func() bool { return e.Monitor.Healthy(cfg.Primary) },
+	if e.endpoint, err = globalendpoint.Start(globalendpoint.Config{
+		Primary: epRegion(e.primary), Secondary: epRegion(e.second),
+		PrimaryHealthy: func() bool { return e.monitor.Healthy(cfg.Primary) },
 		ForwardTimeout: 3 * time.Second, ReplicationLag: cfg.Lag,
 		OnAccept:     func(a globalendpoint.Accepted) { on(stateEvent{accepted: &a}) },
 		OnReplicated: func(r globalendpoint.Replicated) { on(stateEvent{replicated: &r}) },
@@ -125,14 +125,14 @@ func start(ctx context.Context, cfg Config, on func(stateEvent)) (e *Env, err er
 	hb, hbStop := context.WithCancel(run)
 	e.hbStop = hbStop
 	e.wg.Add(4)
-	go func() { defer e.wg.Done(); e.Monitor.Run(hb.Done()) }()
+	go func() { defer e.wg.Done(); e.monitor.Run(hb.Done()) }()
 	go func() {
 		defer e.wg.Done()
-		if err := e.Repl.Run(run); err != nil {
+		if err := e.repl.Run(run); err != nil {
 			cfg.OnError(err)
 		}
 	}()
-	for _, r := range []*region{e.Primary, e.Second} {
+	for _, r := range []*region{e.primary, e.second} {
 		go func() { defer e.wg.Done(); r.run(run, 5*time.Second, cfg.OnError) }()
 		e.hbWG.Add(1)
 		go func() { defer e.hbWG.Done(); r.heartbeat(hb, cfg.Period) }()
@@ -141,7 +141,7 @@ func start(ctx context.Context, cfg Config, on func(stateEvent)) (e *Env, err er
 }
 
 // Regions returns the primary and the secondary.
-func (e *Env) regions() []*region { return []*region{e.Primary, e.Second} }
+func (e *Env) regions() []*region { return []*region{e.primary, e.second} }
 
 // Region returns the named region, or nil.
 func (e *Env) region(name string) *region {
@@ -191,8 +191,8 @@ func (e *Env) Close() {
 		e.stop()
 		e.wg.Wait()
 	}
-	if e.Endpoint != nil {
-		_ = e.Endpoint.Close()
+	if e.endpoint != nil {
+		_ = e.endpoint.Close()
 	}
 	for _, r := range e.regions() {
 		r.close()
@@ -202,17 +202,17 @@ func (e *Env) Close() {
 // snapshot is the progress of the environment now.
 func (e *Env) snapshot() Progress {
 	p := Progress{
-		Route: e.Endpoint.Route(), Healthy: map[string]bool{}, Applied: map[string]int{},
-		PendingReplication: e.Endpoint.Pending(), TableBacklog: map[string]int64{}, TableLagP99: map[string]time.Duration{},
+		Route: e.endpoint.Route(), Healthy: map[string]bool{}, Applied: map[string]int{},
+		PendingReplication: e.endpoint.Pending(), TableBacklog: map[string]int64{}, TableLagP99: map[string]time.Duration{},
 	}
 	for _, r := range e.regions() {
-		p.Healthy[r.name] = e.Monitor.Healthy(r.name)
+		p.Healthy[r.name] = e.monitor.Healthy(r.name)
 		if r.part.IsCut() {
 			p.Cut = append(p.Cut, r.name)
 		}
 		p.Applied[r.name] = r.pipe.Invoker.Stats().Outcomes["applied"]
 	}
-	s := e.Repl.Stats()
+	s := e.repl.Stats()
 	for _, d := range []replication.DirectionStats{s.AToB, s.BToA} {
 		p.TableBacklog[d.From] = d.Backlog
 		p.TableLagP99[d.From] = d.LagP99
@@ -236,7 +236,7 @@ func entriesFor(stream []gen.Delivery, bus string) []ebtypes.PutEventsRequestEnt
 // producer returns a publisher to the endpoint that retries failed entries
 // the way a careful producer does, for as long as it takes.
 func (e *Env) producer(ctx context.Context) (*publish.Publisher, error) {
-	cfg, err := awslocal.Config(ctx, e.Endpoint.URL, e.cfg.Primary)
+	cfg, err := awslocal.Config(ctx, e.endpoint.URL, e.cfg.Primary)
 	if err != nil {
 		return nil, err
 	}

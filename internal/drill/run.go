@@ -96,7 +96,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	orders := int(cfg.Rate*float64(10*time.Minute/time.Second))/4 + 10
 	ls := gen.Lifecycles(cfg.Seed, orders, gen.Options{Start: time.Now().Add(-time.Hour).UTC().Truncate(time.Millisecond)})
 	stream := gen.Stream(ls, gen.StreamOptions{Seed: cfg.Seed, Duplicates: cfg.Duplicates})
-	entries := entriesFor(stream, e.Primary.pipe.Resources.Bus)
+	entries := entriesFor(stream, e.primary.pipe.Resources.Bus)
 	l.accepted = make([]bool, len(stream))
 	pub, err := e.producer(ctx)
 	if err != nil {
@@ -267,12 +267,12 @@ func regionLoss(ctx context.Context, cfg Config, e *Env, l *ledger, phase func(s
 	cctx, cancel := context.WithTimeout(ctx, cfg.PhaseTimeout)
 	defer cancel()
 	if err := waitFor(cctx, cfg.PhaseTimeout, "event replication to catch up", func() bool {
-		p := e.Endpoint.Pending()
+		p := e.endpoint.Pending()
 		return p[cfg.Primary] == 0 && p[cfg.Secondary] == 0
 	}); err != nil {
 		return err
 	}
-	if err := e.Repl.CaughtUp(cctx); err != nil {
+	if err := e.repl.CaughtUp(cctx); err != nil {
 		return err
 	}
 	phase("caught up; failing back")
@@ -298,20 +298,20 @@ func processorFailure(ctx context.Context, cfg Config, e *Env, l *ledger, phase 
 	}
 	phase("fail " + cfg.Primary + "'s processor")
 	tm.fail = time.Now()
-	e.Primary.faulty.Store(true)
+	e.primary.faulty.Store(true)
 	if err := sleep(ctx, cfg.Outage); err != nil {
 		return 0, err
 	}
 	phase("fault removed")
 	tm.heal = time.Now()
-	e.Primary.faulty.Store(false)
+	e.primary.faulty.Store(false)
 	// Events failing their last retry when the fault went away reach the
 	// DLQ a little later; quiesce redrives again.
 	if err := sleep(ctx, 2*time.Second); err != nil {
 		return 0, err
 	}
 	phase("redrive " + cfg.Primary + "'s DLQ")
-	return redrive(ctx, e.Primary)
+	return redrive(ctx, e.primary)
 }
 
 // redrive republishes the region's processing DLQ to its bus.
@@ -338,8 +338,8 @@ func quiesce(ctx context.Context, cfg Config, e *Env) (redriven int, err error) 
 	for round := 0; ; round++ {
 		stable := 0
 		err = waitFor(ctx, time.Until(deadline), "quiesce", func() bool {
-			p := e.Endpoint.Pending()
-			if p[cfg.Primary] == 0 && p[cfg.Secondary] == 0 && e.Primary.idle(ctx) && e.Second.idle(ctx) {
+			p := e.endpoint.Pending()
+			if p[cfg.Primary] == 0 && p[cfg.Secondary] == 0 && e.primary.idle(ctx) && e.second.idle(ctx) {
 				stable++
 			} else {
 				stable = 0
@@ -350,7 +350,7 @@ func quiesce(ctx context.Context, cfg Config, e *Env) (redriven int, err error) 
 			return redriven, err
 		}
 		cctx, cancel := context.WithDeadline(ctx, deadline)
-		err = e.Repl.CaughtUp(cctx)
+		err = e.repl.CaughtUp(cctx)
 		cancel()
 		if err != nil {
 			return redriven, err
@@ -401,7 +401,7 @@ func (l *ledger) report(ctx context.Context, cfg Config, e *Env, ls []gen.Lifecy
 		}
 	}
 	rep.Unaccepted = rep.Published - rep.Accepted
-	rep.EntriesRefused = e.Endpoint.Counts().FailedEntries
+	rep.EntriesRefused = e.endpoint.Counts().FailedEntries
 
 	route := func(d time.Duration) Duration {
 		return Duration{Local: d, AWS: cfg.AWSEquivalent(d) + health.Route53Interval, Measured: true}
@@ -446,7 +446,7 @@ func (l *ledger) report(ctx context.Context, cfg Config, e *Env, ls []gen.Lifecy
 	}
 	rep.EventReplicationP50, rep.EventReplicationP99 = percentiles(delays)
 
-	rs := e.Repl.Stats()
+	rs := e.repl.Stats()
 	rep.TableReplicated = rs.AToB.Applied + rs.BToA.Applied
 	rep.TableSuperseded = rs.AToB.Superseded + rs.BToA.Superseded
 	rep.TableLagP50 = max(rs.AToB.LagP50, rs.BToA.LagP50)
@@ -469,8 +469,8 @@ func (l *ledger) report(ctx context.Context, cfg Config, e *Env, ls []gen.Lifecy
 	}
 
 	// I3 first: the per-replica checks then read converged tables.
-	table := e.Primary.pipe.Resources.Table
-	diff, err := replication.Compare(ctx, e.Primary.ddb, e.Second.ddb, table)
+	table := e.primary.pipe.Resources.Table
+	diff, err := replication.Compare(ctx, e.primary.ddb, e.second.ddb, table)
 	if err != nil {
 		return nil, err
 	}
