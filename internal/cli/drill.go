@@ -34,26 +34,32 @@ type drillFlags struct {
 	processorLog string
 }
 
+// register adds the flags to cmd: all of them for tapctl local drill, the
+// two-region ones for tapctl local --regions (which has its own
+// --concurrency and --processor-log).
 func (f *drillFlags) register(cmd *cobra.Command, drillOnly bool) {
 	fl := cmd.Flags()
+	regions := drill.DefaultPrimary + "," + drill.DefaultSecondary
 	if drillOnly {
-		fl.StringVar(&f.regions, "regions", drill.DefaultPrimary+","+drill.DefaultSecondary, "PRIMARY,SECONDARY: the two regions")
+		fl.StringVar(&f.regions, "regions", regions, "PRIMARY,SECONDARY: the two regions")
 		fl.StringVar(&f.scenario, "scenario", "all", "region-loss, processor-failure, or all (both, one after the other)")
 		fl.Float64Var(&f.rate, "rate", 2, "load: events per second through the global endpoint")
 		fl.Float64Var(&f.duplicates, "duplicates", 0.1, "load: probability an event is published again")
-		fl.StringVar(&f.mode, "partition", "refuse", "how the cut primary looks: refuse (connections reset) or hang (never answered)")
 		fl.DurationVar(&f.warmup, "warmup", 0, "load before the failure (default 2 periods)")
 		fl.DurationVar(&f.outage, "outage", 0, "how long the failure lasts after routing moved (default 2 periods; processor failure N+2)")
 		fl.DurationVar(&f.cooldown, "cooldown", 0, "load after recovery (default 2 periods)")
 		fl.Uint64Var(&f.seed, "seed", 0, "load generator seed, to repeat a run (default: from the clock)")
 		fl.DurationVar(&f.phaseTimeout, "phase-timeout", 90*time.Second, "longest wait for routing to move, replication to catch up, or the pipeline to quiesce")
+		fl.IntVar(&f.concurrency, "concurrency", 16, "events each region's processor handles at once (Lambda scales out; too few slots held by retries read as an outage)")
+		fl.StringVar(&f.processorLog, "processor-log", "", "file for both processors' JSON logs; - for stderr (default: discarded)")
+	} else {
+		fl.StringVar(&f.regions, "regions", "", "PRIMARY,SECONDARY: run two regions behind a local global endpoint (e.g. "+regions+")")
 	}
+	fl.StringVar(&f.mode, "partition", "refuse", "how a cut region looks: refuse (connections reset) or hang (never answered)")
 	fl.DurationVar(&f.period, "period", 2*time.Second, "health period, standing for AWS's 60 s")
 	fl.IntVar(&f.periods, "periods", 3, "N: breaching periods to fail over, good ones to fail back (AWS: 5)")
 	fl.DurationVar(&f.threshold, "threshold", 5*time.Second, "average ingestion-to-invocation latency over which a period breaches (AWS: 30 s)")
 	fl.DurationVar(&f.lag, "lag", 100*time.Millisecond, "delay of event and table replication after acceptance")
-	fl.IntVar(&f.concurrency, "concurrency", 4, "events each region's processor handles at once")
-	fl.StringVar(&f.processorLog, "processor-log", "", "file for both processors' JSON logs; - for stderr (default: discarded)")
 }
 
 // config turns the flags into a drill configuration, or a usage error
@@ -83,7 +89,7 @@ func (f *drillFlags) config(regions string) (drill.Config, error) {
 		return c, usagef("--period %s: want a positive duration (AWS's is 1m)", f.period)
 	case f.periods <= 0:
 		return c, usagef("--periods %d: want 1 to 10 (AWS's alarm uses 5)", f.periods)
-	case f.rate <= 0:
+	case f.rate < 0:
 		return c, usagef("--rate %g: want more than 0 events/s", f.rate)
 	case f.lag < 0:
 		return c, usagef("--lag %s: want 0 or more", f.lag)
@@ -137,6 +143,9 @@ every process it started.`,
 			asJSON, err := a.json()
 			if err != nil {
 				return err
+			}
+			if f.rate <= 0 {
+				return usagef("--rate %g: want more than 0 events/s", f.rate)
 			}
 			cfg, err := f.config(f.regions)
 			if err != nil {
