@@ -3,12 +3,15 @@ package drill
 import (
 	"bytes"
 	"context"
+	"flag"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/tap-trading/tap/internal/partition"
 )
+
+var hang = flag.Bool("hang", false, "cut the primary with hung connections instead of refused ones")
 
 // short is a drill scaled to run in well under a minute per scenario on two
 // cores: 1 s periods, N = 2.
@@ -48,6 +51,9 @@ func runDrill(t *testing.T, cfg Config) *Report {
 func TestRegionLossFailsOverAndBackWithoutLoss(t *testing.T) {
 	cfg := short(RegionLoss)
 	cfg.Mode = partition.Refuse
+	if *hang {
+		cfg.Mode = partition.Hang
+	}
 	rep := runDrill(t, cfg)
 	if !rep.FailureToRouted.Measured || !rep.HealToFailback.Measured || !rep.FailureToFirstApplied.Measured {
 		t.Errorf("routing: cut→routed %s, heal→failback %s, cut→first applied %s; want all three", rep.FailureToRouted, rep.HealToFailback, rep.FailureToFirstApplied)

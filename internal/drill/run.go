@@ -3,6 +3,7 @@ package drill
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -518,6 +519,9 @@ func (l *ledger) report(ctx context.Context, cfg Config, e *Env, ls []gen.Lifecy
 		check("every published event accepted (producer retries)", rep.Unaccepted == 0, "%d of %d published never accepted", rep.Unaccepted, rep.Published),
 		withInvariant("I3", check("replicas identical item by item", diff.Identical(), "%s", diff.String())),
 	)
+	if !diff.Identical() {
+		explainDiff(ctx, &rep.Checks[len(rep.Checks)-1], e, table, diff.Differ)
+	}
 	switch cfg.Scenario {
 	case RegionLoss:
 		rep.Checks = append(rep.Checks,
@@ -563,4 +567,32 @@ func progressOf(e *Env, l *ledger) Progress {
 	p.Phase = l.phase
 	p.Accepted = len(l.byEBID)
 	return p
+}
+
+// explainDiff lists, for the order states that differ between the replicas,
+// what each replica holds and who wrote it when: the evidence for a
+// convergence failure.
+func explainDiff(ctx context.Context, c *local.Check, e *Env, table string, keys []string) {
+	for _, k := range keys {
+		i := strings.Index(k, "ORDER#")
+		if i < 0 || !strings.Contains(k, "STATE") {
+			c.Failures = append(c.Failures, k)
+			continue
+		}
+		id := k[i+len("ORDER#"):]
+		if j := strings.IndexAny(id, " ;,"); j >= 0 {
+			id = id[:j]
+		}
+		var side []string
+		for _, r := range e.regions() {
+			o, err := store.New(r.ddb, table, r.name, nil).GetOrder(ctx, id)
+			if err != nil {
+				side = append(side, fmt.Sprintf("%s: %v", r.name, err))
+				continue
+			}
+			side = append(side, fmt.Sprintf("%s: seq %d %s %s, written by %s at %s", r.name, o.LastSeq, o.LastEventID, o.Status,
+				o.ProcessedRegion, o.UpdatedAt.Format(time.RFC3339Nano)))
+		}
+		c.Failures = append(c.Failures, fmt.Sprintf("order %s: %s", id, strings.Join(side, "; ")))
+	}
 }
