@@ -50,6 +50,9 @@ func (p Progress) Line() string {
 		health = append(health, fmt.Sprintf("%s %s applied %d repl-pending %d table-backlog %d lag-p99 %s",
 			r, s, p.Applied[r], p.PendingReplication[r], p.TableBacklog[r], p.TableLagP99[r].Round(time.Millisecond)))
 	}
+	if p.Phase == "" { // not a drill: no phases, no load of its own
+		return fmt.Sprintf("route→%s | %s", p.Route, strings.Join(health, " | "))
+	}
 	return fmt.Sprintf("%6.1fs %-18s route→%s accepted %d | %s", p.Elapsed.Seconds(), p.Phase, p.Route, p.Accepted, strings.Join(health, " | "))
 }
 
