@@ -8,7 +8,6 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -52,10 +51,6 @@ type region struct {
 	ddb     *dynamodb.Client
 	streams *dynamodbstreams.Client
 	events  *eventbridge.Client // one attempt per call: the endpoint's and the heartbeat's
-
-	mu       sync.Mutex
-	results  []local.Result
-	observed func(local.Result)
 }
 
 // regionConfig is what startRegion needs.
@@ -113,12 +108,7 @@ func startRegion(ctx context.Context, c regionConfig) (r *region, err error) {
 	if err != nil {
 		return r, fmt.Errorf("region %s: %w", c.name, err)
 	}
-	r.pipe.Subscribe(func(res local.Result) {
-		r.mu.Lock()
-		r.results = append(r.results, res)
-		r.mu.Unlock()
-		c.observe(c.name, res)
-	})
+	r.pipe.Subscribe(func(res local.Result) { c.observe(c.name, res) })
 	r.aws = r.pipe.AWS
 	r.sqs = sqs.NewFromConfig(r.aws)
 	r.ddb = dynamodb.NewFromConfig(r.aws)
@@ -205,13 +195,6 @@ func (r *region) idle(ctx context.Context) bool {
 // deadLetters reads the region's processing DLQ.
 func (r *region) deadLetters(ctx context.Context) ([]dlq.Record, error) {
 	return dlq.Peek(ctx, r.sqs, r.pipe.Resources.ProcessingDLQURL, 0)
-}
-
-// settled returns the region's settled events so far.
-func (r *region) settled() []local.Result {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return slices.Clone(r.results)
 }
 
 func (r *region) close() {

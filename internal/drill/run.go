@@ -7,7 +7,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 
 	"github.com/tap-trading/tap/internal/dlq"
@@ -504,7 +503,7 @@ func (l *ledger) report(ctx context.Context, cfg Config, e *Env, ls []gen.Lifecy
 				rr.OpsPerEvent[k] = float64(n) / float64(rr.Invocations)
 			}
 		}
-		st := store.New(dynamodbClient(r), table, r.name, nil)
+		st := store.New(r.ddb, table, r.name, nil)
 		checks, lost, err := local.VerifyReplica(ctx, st, ls, stream, l.accepted, dead)
 		if err != nil {
 			return nil, fmt.Errorf("verify %s: %w", r.name, err)
@@ -554,9 +553,6 @@ func withInvariant(inv string, c local.Check) local.Check {
 	c.Invariant = inv
 	return c
 }
-
-// dynamodbClient is the region's DynamoDB client through its partition.
-func dynamodbClient(r *region) *dynamodb.Client { return r.ddb }
 
 // progressOf snapshots the environment and the ledger.
 func progressOf(e *Env, l *ledger) Progress {
