@@ -88,3 +88,41 @@ func TestProcessorFailureDoesNotFailOver(t *testing.T) {
 		t.Error("nothing was redriven: no event waited in the DLQ")
 	}
 }
+
+func TestCutOfAnUnknownRegionFails(t *testing.T) {
+	var e Env
+	if err := e.Cut("eu-west-9"); err == nil || !strings.Contains(err.Error(), "not a region of this run") {
+		t.Errorf("Cut(eu-west-9) = %v, want an error naming the run's regions", err)
+	}
+	if err := e.Heal("eu-west-9"); err == nil {
+		t.Error("Heal(eu-west-9) = nil, want an error")
+	}
+	if err := e.FailProcessor("eu-west-9"); err == nil {
+		t.Error("FailProcessor(eu-west-9) = nil, want an error")
+	}
+}
+
+func TestConfigValidateNamesTheFlag(t *testing.T) {
+	for _, tt := range []struct {
+		cfg  Config
+		want string
+	}{
+		{Config{Primary: "us-east-1", Secondary: "us-east-1"}, "--regions"},
+		{Config{Primary: "useast1"}, "--regions"},
+		{Config{Scenario: "flood"}, "--scenario"},
+		{Config{Period: time.Millisecond}, "--period"},
+		{Config{Periods: 11}, "--periods"},
+		{Config{Rate: 500}, "--rate"},
+		{Config{Duplicates: 2}, "--duplicates"},
+		{Config{Lag: -time.Second}, "--lag"},
+		{Config{Warmup: time.Millisecond}, "--warmup"},
+		{Config{PhaseTimeout: time.Second}, "--phase-timeout"},
+	} {
+		if err := tt.cfg.Validate(); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("Validate(%+v) = %v, want an error naming %s", tt.cfg, err, tt.want)
+		}
+	}
+	if err := (Config{}).Validate(); err != nil {
+		t.Errorf("the defaults do not validate: %v", err)
+	}
+}
