@@ -68,6 +68,24 @@ func (l *ledger) transition(region string, healthy bool, after time.Time) (time.
 	return time.Time{}, false
 }
 
+// unreplicatedBefore counts the events accepted before t not yet delivered
+// to the other region.
+func (l *ledger) unreplicatedBefore(t time.Time) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	done := make(map[string]bool, len(l.replicated))
+	for _, r := range l.replicated {
+		done[r.EventID] = true
+	}
+	n := 0
+	for id, a := range l.byEBID {
+		if a.At.Before(t) && !done[id] {
+			n++
+		}
+	}
+	return n
+}
+
 // times of the drill's events; zero when they did not happen.
 type times struct {
 	fail, routed, heal, failback time.Time
@@ -147,13 +165,16 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		phase("cool-down")
 		err = sleep(ctx, cfg.Cooldown)
 	}
-	if ctx.Err() != nil {
-		interrupted, err = true, nil
+	// A phase that timed out (routing never moved, replication never caught
+	// up) is a failed check, not a lost report: heal and verify anyway.
+	var phaseErr error
+	switch {
+	case ctx.Err() != nil:
+		interrupted = true
 		e.HealAll()
-	}
-	if err != nil {
-		stopLoad()
-		return nil, err
+	case err != nil:
+		phaseErr = err
+		e.HealAll()
 	}
 	phase("stop load")
 	stopLoad()
@@ -183,6 +204,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	rep.Interrupted = interrupted
 	rep.Checks = append(rep.Checks, check("quiesced: both regions idle, replication caught up", qerr == nil, "%s", errText(qerr, "inboxes empty, nothing in flight, nothing pending")))
+	rep.Checks = append(rep.Checks, check("every phase completed in time", phaseErr == nil, "%s", errText(phaseErr, "within --phase-timeout "+cfg.PhaseTimeout.String())))
 	return rep, nil
 }
 
@@ -264,16 +286,17 @@ func regionLoss(ctx context.Context, cfg Config, e *Env, l *ledger, phase func(s
 	tm.heal = time.Now()
 	e.HealAll()
 	phase("catching up")
-	cctx, cancel := context.WithTimeout(ctx, cfg.PhaseTimeout)
-	defer cancel()
-	if err := waitFor(cctx, cfg.PhaseTimeout, "event replication to catch up", func() bool {
-		p := e.endpoint.Pending()
-		return p[cfg.Primary] == 0 && p[cfg.Secondary] == 0
+	// Caught up: every event accepted before the heal has reached the other
+	// region (the load goes on, so later ones may still be pending).
+	if err := waitFor(ctx, cfg.PhaseTimeout, "event replication of what was accepted before the heal", func() bool {
+		return l.unreplicatedBefore(tm.heal) == 0
 	}); err != nil {
 		return err
 	}
-	if err := e.repl.CaughtUp(cctx); err != nil {
-		return err
+	cctx, cancel := context.WithTimeout(ctx, cfg.PhaseTimeout)
+	defer cancel()
+	if err := e.repl.CaughtUp(cctx); err != nil && ctx.Err() == nil {
+		return fmt.Errorf("drill: table replication did not catch up within %s: %w", cfg.PhaseTimeout, err)
 	}
 	phase("caught up; failing back")
 	err = waitFor(ctx, cfg.PhaseTimeout, "failback to "+cfg.Primary, func() bool {
