@@ -589,18 +589,14 @@ func progressOf(e *Env, l *ledger) Progress {
 }
 
 // explainDiff lists, for the order states that differ between the replicas,
-// what each replica holds and who wrote it when: the evidence for a
-// convergence failure.
+// what each replica holds and the stream history of the item in each: the
+// evidence for a convergence failure.
 func explainDiff(ctx context.Context, c *local.Check, e *Env, table string, keys []string) {
 	for _, k := range keys {
-		i := strings.Index(k, "ORDER#")
-		if i < 0 || !strings.Contains(k, "STATE") {
+		id := orderOfKey(k)
+		if id == "" {
 			c.Failures = append(c.Failures, k)
 			continue
-		}
-		id := k[i+len("ORDER#"):]
-		if j := strings.IndexAny(id, " ;,"); j >= 0 {
-			id = id[:j]
 		}
 		var side []string
 		for _, r := range e.regions() {
@@ -613,5 +609,12 @@ func explainDiff(ctx context.Context, c *local.Check, e *Env, table string, keys
 				o.ProcessedRegion, o.UpdatedAt.Format(time.RFC3339Nano)))
 		}
 		c.Failures = append(c.Failures, fmt.Sprintf("order %s: %s", id, strings.Join(side, "; ")))
+		for _, r := range e.regions() {
+			h, err := streamHistory(ctx, r, table, id)
+			if err != nil {
+				h = append(h, fmt.Sprintf("%s: stream: %v", r.name, err))
+			}
+			c.Failures = append(c.Failures, h...)
+		}
 	}
 }
