@@ -10,7 +10,7 @@ CDK_OUT   ?= cdk.out
 # Test timeout: CDK synthesis (jsii) and moto-backed suites are slow on 2 cores.
 TEST_TIMEOUT ?= 40m
 
-.PHONY: help setup build synth lint test run bench fmt clean cdk
+.PHONY: help setup build synth lint test run drill bench fmt clean cdk
 
 help: ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-7s %s\n", $$1, $$2}'
@@ -45,6 +45,9 @@ test: setup ## everything CI runs: format, vet, unit + integration tests (moto),
 run: ## the whole pipeline on this machine: moto + local invoker + demo traffic + report
 	@echo "make run: building tapctl (about a minute on a cold build cache), then tapctl local --demo"
 	$(GO) run ./cmd/tapctl local --demo
+
+drill: setup ## two regions on this machine: region-loss and processor-failure drills, verified report
+	$(GO) run ./cmd/tapctl local drill
 
 bench: ## the Go processor against the seed's Node processor; writes BENCHMARKS.md
 	$(GO) run ./cmd/tapbench

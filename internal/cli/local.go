@@ -42,6 +42,7 @@ type localFlags struct {
 
 func (a *app) localCmd() *cobra.Command {
 	var f localFlags
+	var two drillFlags
 	cmd := &cobra.Command{
 		Use:   "local [--demo]",
 		Short: "Run the whole pipeline on this machine (moto), optionally with verified demo traffic",
@@ -95,6 +96,12 @@ Ctrl-C stops cleanly: polling stops, events in flight get --grace to finish
 			if err := f.validate(); err != nil {
 				return err
 			}
+			if two.regions != "" {
+				if f.demo || f.awsEndpoint != "" {
+					return usagef("--regions runs its own two local AWS servers: it takes neither --demo (see tapctl local drill) nor --aws-endpoint")
+				}
+				return a.runRegions(cmd.Context(), two, f.concurrency, f.processorLog)
+			}
 			env := local.DefaultEnv
 			if a.flags.env != "" {
 				env = a.flags.env
@@ -119,6 +126,8 @@ Ctrl-C stops cleanly: polling stops, events in flight get --grace to finish
 	fl.Float64Var(&f.conflicts, "conflicts", 0, "demo: events reusing another's (orderId, seq), as a fraction of the events")
 	fl.Uint64Var(&f.seed, "seed", 0, "demo: generator seed, to repeat a run (default: from the clock)")
 	fl.DurationVar(&f.drainTimeout, "drain-timeout", time.Minute, "demo: how long to wait for the pipeline to settle every event")
+	two.register(cmd, false)
+	cmd.AddCommand(a.localDrillCmd())
 	return cmd
 }
 

@@ -67,6 +67,14 @@ type InvokerConfig struct {
 	// Observe, if not nil, is called once per event when it is settled, one
 	// call at a time.
 	Observe func(Result)
+	// OnInvoke, if not nil, is told when an event's first invocation starts
+	// and when the event entered the inbox: EventBridge's
+	// IngestionToInvocationStartLatency, which drives region health.
+	OnInvoke func(ingested, started time.Time)
+	// Visibility, if positive, is the inbox visibility timeout instead of
+	// one derived from the limits: how long an interrupted event stays
+	// hidden before it is taken again.
+	Visibility time.Duration
 	// OnError, if not nil, is told of errors the invoker survives (a failed
 	// delete or dead-letter send; the event comes back later).
 	OnError func(error)
@@ -306,6 +314,9 @@ func (v *Invoker) receive(ctx context.Context, n int) ([]sqstypes.Message, error
 // visibility is how long a received event stays hidden from other pollers:
 // long enough for every attempt and backoff, so it is not taken twice.
 func (v *Invoker) visibility() int32 {
+	if v.cfg.Visibility > 0 {
+		return int32(max(v.cfg.Visibility/time.Second, 1))
+	}
 	total := time.Duration(v.cfg.RetryAttempts+1)*v.cfg.Timeout + 30*time.Second
 	for i := range v.cfg.RetryAttempts {
 		total += v.cfg.RetryBackoff << i
@@ -331,6 +342,9 @@ func (v *Invoker) handle(work context.Context, m sqstypes.Message) Result {
 		start := v.cfg.Now()
 		if res.Started.IsZero() {
 			res.Started = start
+			if v.cfg.OnInvoke != nil {
+				v.cfg.OnInvoke(enqueued, start)
+			}
 		}
 		var n notes
 		outcome, err := v.invoke(context.WithValue(work, notesKey{}, &n), raw)

@@ -31,14 +31,14 @@ type sentView struct {
 	accepted []gen.Delivery
 }
 
-func newSentView(run *demoRun) sentView {
+func newSentView(stream []gen.Delivery, accepted []bool) sentView {
 	v := sentView{
 		candidates: map[execKey]map[string]bool{},
 		reports:    map[string]event.ExecutionReport{},
 		kinds:      map[gen.Kind]int{},
 	}
-	for i, d := range run.stream {
-		if !run.accepted[i] {
+	for i, d := range stream {
+		if !accepted[i] {
 			continue
 		}
 		v.accepted = append(v.accepted, d)
@@ -60,82 +60,12 @@ func newSentView(run *demoRun) sentView {
 // (through st) and the processing DLQ's records, plus the consistency of the
 // outcome counts with what was sent.
 func verify(ctx context.Context, st *store.Store, ls []gen.Lifecycle, run *demoRun, recs []dlq.Record) ([]Check, error) {
-	sent := newSentView(run)
-	dead := map[string]dlq.Record{}
-	for _, r := range recs {
-		if r.EventID != "" {
-			dead[r.EventID] = r
-		}
+	sent := newSentView(run.stream, run.accepted)
+	execs, state, winner, err := checkI1(ctx, st, ls, sent)
+	if err != nil {
+		return nil, err
 	}
-
-	execs := Check{Invariant: "I1", Name: "one execution per (order, seq), with a sent eventId"}
-	state := Check{Invariant: "I1", Name: "order state is the highest seq's"}
-	winner := map[execKey]string{}
-	nExecs, nOrders := 0, 0
-	for _, l := range ls {
-		seqs := map[int64]bool{}
-		for k := range sent.candidates {
-			if k.order == l.OrderID {
-				seqs[k.seq] = true
-			}
-		}
-		if len(seqs) == 0 {
-			continue // nothing of this order got in
-		}
-		nOrders++
-		got, err := st.Executions(ctx, l.OrderID)
-		if err != nil {
-			return nil, err
-		}
-		perSeq := map[int64]int{}
-		for _, e := range got {
-			nExecs++
-			perSeq[e.Seq]++
-			k := execKey{l.OrderID, e.Seq}
-			switch {
-			case !seqs[e.Seq]:
-				execs.fail("%s seq %d: execution recorded but never sent", l.OrderID, e.Seq)
-			case !sent.candidates[k][e.EventID]:
-				execs.fail("%s seq %d: execution has eventId %s, which was not sent for it", l.OrderID, e.Seq, e.EventID)
-			default:
-				winner[k] = e.EventID
-			}
-		}
-		for _, seq := range slices.Sorted(maps.Keys(seqs)) {
-			if n := perSeq[seq]; n != 1 {
-				execs.fail("%s seq %d: %d execution items, want exactly 1", l.OrderID, seq, n)
-			}
-		}
-		checkState(ctx, st, l.OrderID, slices.Max(slices.Collect(maps.Keys(seqs))), winner, sent, &state)
-	}
-	execs.OK = execs.Violations == 0
-	execs.Detail = fmt.Sprintf("%d execution items of %d orders", nExecs, nOrders)
-	state.OK = state.Violations == 0
-	state.Detail = fmt.Sprintf("%d order states", nOrders)
-
-	acct := Check{Invariant: "I2", Name: "every sent event accounted for"}
-	reasons := Check{Name: "invalid events rejected with the expected reason"}
-	for _, d := range sent.accepted {
-		id := d.Report.EventID
-		k := execKey{d.Report.OrderID, d.Report.Seq}
-		rec, inDLQ := dead[id]
-		switch {
-		case d.Kind == gen.Invalid:
-			if !inDLQ {
-				acct.fail("invalid event %s (%s) is not in the processing DLQ", id, d.Reason)
-				continue
-			}
-			if rec.Reason != string(d.Reason) {
-				reasons.fail("event %s: DLQ reason %s, want %s", id, rec.Reason, d.Reason)
-			}
-		case winner[k] == id:
-			// applied, stale or duplicate: it is the recorded execution.
-		case inDLQ:
-			// lost to another event under the same (orderId, seq): dead-lettered.
-		default:
-			acct.fail("%s event %s (%s seq %d) is neither recorded nor dead-lettered", d.Kind, id, d.Report.OrderID, d.Report.Seq)
-		}
-	}
+	acct, reasons := accountFor(sent, winner, recs)
 	outcomes := run.outcomes
 	settledSum := 0
 	for _, n := range outcomes {
@@ -171,6 +101,93 @@ func verify(ctx context.Context, st *store.Store, ls []gen.Lifecycle, run *demoR
 		sent.kinds[gen.Original], sent.kinds[gen.Duplicate], sent.kinds[gen.Conflicting], sent.kinds[gen.Invalid])
 
 	return []Check{execs, state, acct, reasons, counts}, nil
+}
+
+// checkI1 checks that every (orderId, seq) sent has exactly one execution
+// item, with a sent eventId, and that each order's state is its highest
+// seq's; winner maps each (orderId, seq) to the eventId recorded.
+func checkI1(ctx context.Context, st *store.Store, ls []gen.Lifecycle, sent sentView) (execs, state Check, winner map[execKey]string, err error) {
+	execs = Check{Invariant: "I1", Name: "one execution per (order, seq), with a sent eventId"}
+	state = Check{Invariant: "I1", Name: "order state is the highest seq's"}
+	winner = map[execKey]string{}
+	nExecs, nOrders := 0, 0
+	for _, l := range ls {
+		seqs := map[int64]bool{}
+		for k := range sent.candidates {
+			if k.order == l.OrderID {
+				seqs[k.seq] = true
+			}
+		}
+		if len(seqs) == 0 {
+			continue // nothing of this order got in
+		}
+		nOrders++
+		got, err := st.Executions(ctx, l.OrderID)
+		if err != nil {
+			return execs, state, nil, err
+		}
+		perSeq := map[int64]int{}
+		for _, e := range got {
+			nExecs++
+			perSeq[e.Seq]++
+			k := execKey{l.OrderID, e.Seq}
+			switch {
+			case !seqs[e.Seq]:
+				execs.fail("%s seq %d: execution recorded but never sent", l.OrderID, e.Seq)
+			case !sent.candidates[k][e.EventID]:
+				execs.fail("%s seq %d: execution has eventId %s, which was not sent for it", l.OrderID, e.Seq, e.EventID)
+			default:
+				winner[k] = e.EventID
+			}
+		}
+		for _, seq := range slices.Sorted(maps.Keys(seqs)) {
+			if n := perSeq[seq]; n != 1 {
+				execs.fail("%s seq %d: %d execution items, want exactly 1", l.OrderID, seq, n)
+			}
+		}
+		checkState(ctx, st, l.OrderID, slices.Max(slices.Collect(maps.Keys(seqs))), winner, sent, &state)
+	}
+	execs.OK = execs.Violations == 0
+	execs.Detail = fmt.Sprintf("%d execution items of %d orders", nExecs, nOrders)
+	state.OK = state.Violations == 0
+	state.Detail = fmt.Sprintf("%d order states", nOrders)
+	return execs, state, winner, nil
+}
+
+// accountFor checks I2 for the deliveries sent: each is recorded (applied,
+// stale or duplicate: its eventId is the recorded execution) or
+// dead-lettered in recs, invalid ones with the expected reason.
+func accountFor(sent sentView, winner map[execKey]string, recs []dlq.Record) (acct, reasons Check) {
+	dead := map[string]dlq.Record{}
+	for _, r := range recs {
+		if r.EventID != "" {
+			dead[r.EventID] = r
+		}
+	}
+	acct = Check{Invariant: "I2", Name: "every sent event accounted for"}
+	reasons = Check{Name: "invalid events rejected with the expected reason"}
+	for _, d := range sent.accepted {
+		id := d.Report.EventID
+		k := execKey{d.Report.OrderID, d.Report.Seq}
+		rec, inDLQ := dead[id]
+		switch {
+		case d.Kind == gen.Invalid:
+			if !inDLQ {
+				acct.fail("invalid event %s (%s) is not in the processing DLQ", id, d.Reason)
+				continue
+			}
+			if rec.Reason != string(d.Reason) {
+				reasons.fail("event %s: DLQ reason %s, want %s", id, rec.Reason, d.Reason)
+			}
+		case winner[k] == id:
+			// applied, stale or duplicate: it is the recorded execution.
+		case inDLQ:
+			// lost to another event under the same (orderId, seq): dead-lettered.
+		default:
+			acct.fail("%s event %s (%s seq %d) is neither recorded nor dead-lettered", d.Kind, id, d.Report.OrderID, d.Report.Seq)
+		}
+	}
+	return acct, reasons
 }
 
 // checkState checks that the order's state is the recorded execution of its

@@ -1,0 +1,375 @@
+package replication
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
+	sttypes "github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
+)
+
+// errNoStream is returned when a replica's table has no stream: permanent,
+// so Run stops instead of retrying.
+var errNoStream = errors.New("replication: table has no stream (call EnableStreams first)")
+
+// EnableStreams turns on a NEW_AND_OLD_IMAGES stream on table (UpdateTable)
+// and waits until the table is active with a stream, so a table made by
+// store.CreateTable can be replicated. A table whose stream already has that
+// view type is left as it is.
+func EnableStreams(ctx context.Context, db *dynamodb.Client, table string) error {
+	out, err := db.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: &table})
+	if err != nil {
+		return fmt.Errorf("replication: describe table %s: %w", table, err)
+	}
+	if spec := out.Table.StreamSpecification; spec != nil && spec.StreamEnabled != nil && *spec.StreamEnabled {
+		if spec.StreamViewType != ddbtypes.StreamViewTypeNewAndOldImages {
+			return fmt.Errorf("replication: table %s has a %s stream, want %s", table, spec.StreamViewType, ddbtypes.StreamViewTypeNewAndOldImages)
+		}
+		return nil
+	}
+	_, err = db.UpdateTable(ctx, &dynamodb.UpdateTableInput{
+		TableName: &table,
+		StreamSpecification: &ddbtypes.StreamSpecification{
+			StreamEnabled:  boolPtr(true),
+			StreamViewType: ddbtypes.StreamViewTypeNewAndOldImages,
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("replication: enable stream on %s: %w", table, err)
+	}
+	w := dynamodb.NewTableExistsWaiter(db, func(o *dynamodb.TableExistsWaiterOptions) {
+		o.MinDelay, o.MaxDelay = 100*time.Millisecond, 2*time.Second
+	})
+	desc, err := w.WaitForOutput(ctx, &dynamodb.DescribeTableInput{TableName: &table}, 2*time.Minute)
+	if err != nil {
+		return fmt.Errorf("replication: wait for table %s: %w", table, err)
+	}
+	if desc.Table.LatestStreamArn == nil {
+		return fmt.Errorf("replication: table %s is active but reports no stream", table)
+	}
+	return nil
+}
+
+// record is one stream record, decoded: what a replica's reader keeps and
+// what the other direction applies.
+type record struct {
+	key   string                             // canonical item key (itemKey)
+	keys  map[string]ddbtypes.AttributeValue // the key attributes
+	image map[string]ddbtypes.AttributeValue // new image; nil for a removal
+	v     version
+}
+
+// itemView is what a replica holds for one item, as last read from its
+// stream.
+type itemView struct {
+	v     version
+	image map[string]ddbtypes.AttributeValue // nil: absent (removed)
+}
+
+// shard is the read position in one stream shard.
+type shard struct {
+	id, parent string
+	iterator   string // "" until obtained, and after an error
+	lastSeq    string // last processed sequence number
+	ended      bool   // read to its end: closed, no iterator left
+}
+
+// reader reads one replica's stream in order, keeps the replica's item
+// versions (view) and hands its local writes to the other direction. mu
+// serializes reading, so the background poll and a catch-up from the
+// applier into this replica never interleave.
+type reader struct {
+	rep   Replica
+	table string
+	out   *direction // the direction whose source is this replica
+	in    *direction // the direction writing into this replica (echoes)
+	now   func() time.Time
+
+	mu        sync.Mutex
+	streamArn string
+	shards    map[string]*shard
+	describe  bool // shards may have changed: describe the stream again
+	view      map[string]itemView
+	// deleting holds the items the replicator is deleting in this replica,
+	// with the version replicated: their REMOVE records are echoes.
+	deleting map[string]version
+	// tipAt is when the last poll that found every shard read to its end
+	// started; tipRead is out.read at that point (see CaughtUp).
+	tipAt   time.Time
+	tipRead int64
+}
+
+func newReader(rep Replica, table string, now func() time.Time) *reader {
+	return &reader{
+		rep: rep, table: table, now: now,
+		shards: map[string]*shard{}, describe: true,
+		view: map[string]itemView{}, deleting: map[string]version{},
+	}
+}
+
+// lookup returns the view of key in this replica.
+func (r *reader) lookup(key string) (itemView, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	v, ok := r.view[key]
+	return v, ok
+}
+
+// wrote records in the view the replicator's own successful write of key,
+// made on condition that the item was as observed (known: observed came from
+// the view), so the next record for the item is decided without first
+// reading the echo back. It does so only while the view still shows
+// observed: if the reader has already processed the echo, or a local write
+// after it, the view is as new or newer and is left alone.
+func (r *reader) wrote(key string, observed itemView, known bool, now itemView) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	cur, ok := r.view[key]
+	if ok != known || (ok && !sameView(cur, observed)) {
+		return
+	}
+	r.view[key] = now
+}
+
+// tip returns when the last poll that reached the end of the stream started,
+// and how many local records had been read by then.
+func (r *reader) tip() (time.Time, int64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.tipAt, r.tipRead
+}
+
+// catchUp reads the stream to its end.
+func (r *reader) catchUp(ctx context.Context, callTimeout time.Duration) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for {
+		n, err := r.poll(ctx, callTimeout)
+		if err != nil || n == 0 {
+			return err
+		}
+	}
+}
+
+// pollOnce is one background read round; it reports how many records it read.
+func (r *reader) pollOnce(ctx context.Context, callTimeout time.Duration) (int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.poll(ctx, callTimeout)
+}
+
+// poll reads one batch from every readable shard, processes the records in
+// order, and returns how many it read. Called with mu held.
+func (r *reader) poll(ctx context.Context, callTimeout time.Duration) (int, error) {
+	started := r.now()
+	call := func() (context.Context, context.CancelFunc) { return context.WithTimeout(ctx, callTimeout) }
+	if r.streamArn == "" {
+		c, cancel := call()
+		out, err := r.rep.DynamoDB.DescribeTable(c, &dynamodb.DescribeTableInput{TableName: &r.table})
+		cancel()
+		if err != nil {
+			return 0, fmt.Errorf("replication: %s: describe table %s: %w", r.rep.Region, r.table, err)
+		}
+		if out.Table.LatestStreamArn == nil {
+			return 0, fmt.Errorf("%w: %s in %s", errNoStream, r.table, r.rep.Region)
+		}
+		r.streamArn = *out.Table.LatestStreamArn
+	}
+	if r.describe {
+		if err := r.describeShards(ctx, callTimeout); err != nil {
+			return 0, err
+		}
+		r.describe = false
+	}
+	n := 0
+	for _, id := range r.readable() {
+		s := r.shards[id]
+		if s.iterator == "" {
+			in := &dynamodbstreams.GetShardIteratorInput{StreamArn: &r.streamArn, ShardId: &s.id, ShardIteratorType: sttypes.ShardIteratorTypeTrimHorizon}
+			if s.lastSeq != "" {
+				in.ShardIteratorType, in.SequenceNumber = sttypes.ShardIteratorTypeAfterSequenceNumber, strPtr(s.lastSeq)
+			}
+			c, cancel := call()
+			out, err := r.rep.Streams.GetShardIterator(c, in)
+			cancel()
+			if err != nil {
+				return n, fmt.Errorf("replication: %s: shard iterator for %s after %q: %w", r.rep.Region, s.id, s.lastSeq, err)
+			}
+			s.iterator = deref(out.ShardIterator)
+		}
+		c, cancel := call()
+		out, err := r.rep.Streams.GetRecords(c, &dynamodbstreams.GetRecordsInput{ShardIterator: &s.iterator})
+		cancel()
+		if err != nil {
+			// The iterator may have expired or the response been lost: start
+			// again after the last record processed, never skipping one.
+			s.iterator = ""
+			return n, fmt.Errorf("replication: %s: get records of %s: %w", r.rep.Region, s.id, err)
+		}
+		for _, rec := range out.Records {
+			if err := r.process(rec); err != nil {
+				// A record that cannot be decoded cannot be replicated: say
+				// so and stop this shard here rather than skip it.
+				s.iterator = ""
+				return n, err
+			}
+			s.lastSeq = deref(rec.Dynamodb.SequenceNumber)
+			n++
+		}
+		if out.NextShardIterator == nil {
+			s.ended, s.iterator, r.describe = true, "", true
+		} else {
+			s.iterator = *out.NextShardIterator
+		}
+	}
+	if n == 0 {
+		r.tipAt, r.tipRead = started, r.out.readCount()
+	}
+	return n, nil
+}
+
+// describeShards adds the stream's shards not yet known.
+func (r *reader) describeShards(ctx context.Context, callTimeout time.Duration) error {
+	var start *string
+	for {
+		c, cancel := context.WithTimeout(ctx, callTimeout)
+		out, err := r.rep.Streams.DescribeStream(c, &dynamodbstreams.DescribeStreamInput{StreamArn: &r.streamArn, ExclusiveStartShardId: start})
+		cancel()
+		if err != nil {
+			return fmt.Errorf("replication: %s: describe stream: %w", r.rep.Region, err)
+		}
+		for _, sh := range out.StreamDescription.Shards {
+			id := deref(sh.ShardId)
+			if _, ok := r.shards[id]; !ok {
+				r.shards[id] = &shard{id: id, parent: deref(sh.ParentShardId)}
+			}
+		}
+		start = out.StreamDescription.LastEvaluatedShardId
+		if start == nil {
+			return nil
+		}
+	}
+}
+
+// readable lists, in a stable order, the shards to read now: not ended, and
+// whose parent is ended or unknown (trimmed away), so a child is read only
+// after its parent's records.
+func (r *reader) readable() []string {
+	var ids []string
+	for id, s := range r.shards {
+		if s.ended {
+			continue
+		}
+		if p, ok := r.shards[s.parent]; ok && !p.ended {
+			continue
+		}
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	return ids
+}
+
+// process decodes one record, updates the view and, unless it is an echo of
+// the replicator's own write, queues it for the other replica. Called with
+// mu held.
+func (r *reader) process(raw sttypes.Record) error {
+	d := raw.Dynamodb
+	if d == nil || d.SequenceNumber == nil || d.ApproximateCreationDateTime == nil {
+		return fmt.Errorf("replication: %s: stream record %s lacks sequence number or creation time", r.rep.Region, deref(raw.EventID))
+	}
+	keys, err := attributevalue.FromDynamoDBStreamsMap(d.Keys)
+	if err != nil {
+		return fmt.Errorf("replication: %s: record %s keys: %w", r.rep.Region, *d.SequenceNumber, err)
+	}
+	rec := record{key: itemKey(keys), keys: keys}
+	var oldImage map[string]ddbtypes.AttributeValue
+	if raw.EventName != sttypes.OperationTypeRemove {
+		if d.NewImage == nil {
+			return fmt.Errorf("replication: %s: record %s has no new image: the stream must be NEW_AND_OLD_IMAGES", r.rep.Region, *d.SequenceNumber)
+		}
+		if rec.image, err = attributevalue.FromDynamoDBStreamsMap(d.NewImage); err != nil {
+			return fmt.Errorf("replication: %s: record %s new image: %w", r.rep.Region, *d.SequenceNumber, err)
+		}
+		if d.OldImage != nil {
+			if oldImage, err = attributevalue.FromDynamoDBStreamsMap(d.OldImage); err != nil {
+				return fmt.Errorf("replication: %s: record %s old image: %w", r.rep.Region, *d.SequenceNumber, err)
+			}
+		}
+	}
+	local := version{at: d.ApproximateCreationDateTime.UTC().Truncate(time.Millisecond), region: r.rep.Region, seq: *d.SequenceNumber}
+
+	echo := false
+	if rec.image == nil {
+		if v, ok := r.deleting[rec.key]; ok {
+			echo, rec.v = true, v
+			delete(r.deleting, rec.key)
+		}
+	} else if m := metaOf(rec.image); m != "" && m != metaOf(oldImage) {
+		v, err := parseMarker(m)
+		if err != nil {
+			return fmt.Errorf("replication: %s: record %s: %w", r.rep.Region, *d.SequenceNumber, err)
+		}
+		echo, rec.v = true, v
+	}
+	if !echo {
+		rec.v = local
+	}
+	r.view[rec.key] = itemView{v: rec.v, image: rec.image}
+	if echo {
+		r.in.echo()
+		return nil
+	}
+	r.out.push(rec)
+	return nil
+}
+
+// metaOf is the MetaAttr of an item, "" if it has none.
+func metaOf(item map[string]ddbtypes.AttributeValue) string {
+	if s, ok := item[MetaAttr].(*ddbtypes.AttributeValueMemberS); ok {
+		return s.Value
+	}
+	return ""
+}
+
+// itemKey is a canonical string for an item's key attributes.
+func itemKey(keys map[string]ddbtypes.AttributeValue) string {
+	names := make([]string, 0, len(keys))
+	for n := range keys {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var b strings.Builder
+	for _, n := range names {
+		b.WriteString(n)
+		b.WriteByte('=')
+		switch v := keys[n].(type) {
+		case *ddbtypes.AttributeValueMemberS:
+			b.WriteString("S:" + v.Value)
+		case *ddbtypes.AttributeValueMemberN:
+			b.WriteString("N:" + v.Value)
+		case *ddbtypes.AttributeValueMemberB:
+			fmt.Fprintf(&b, "B:%x", v.Value)
+		default:
+			fmt.Fprintf(&b, "%T", v)
+		}
+		b.WriteByte('\x00')
+	}
+	return b.String()
+}
+
+func boolPtr(b bool) *bool    { return &b }
+func strPtr(s string) *string { return &s }
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
