@@ -178,7 +178,13 @@ func (h *Handler) process(ctx context.Context, log *slog.Logger, rec *metrics.Re
 	}
 
 	r := d.Report
-	res, err := h.store.Apply(ctx, r)
+	apply := h.store.Apply
+	if d.Envelope.Region != "" && d.Envelope.Region != h.cfg.Region {
+		// A copy of an event published in the other region (EventBridge
+		// replication), which has usually applied it already: read first.
+		apply = h.store.ApplyReplicated
+	}
+	res, err := apply(ctx, r)
 	if err != nil {
 		log.Error("event not applied, will be retried", slog.String("error", err.Error()))
 		tracing.Annotate(ctx, r.OrderID, r.EventID, "error")
@@ -200,8 +206,19 @@ func (h *Handler) process(ctx context.Context, log *slog.Logger, rec *metrics.Re
 	}
 	rec.Add(metrics.EndToEndLatency, metrics.Milliseconds, ms(h.now().Sub(r.TransactTime)))
 	tracing.Annotate(ctx, r.OrderID, r.EventID, string(outcome))
-	log.Info("event processed", slog.String(logging.KeyOutcome, string(outcome)),
-		slog.Int64("seq", r.Seq), slog.Bool("state_applied", res.StateApplied))
+	// Applied events, and replicated copies the table already shows applied,
+	// are the bulk of the traffic and are counted in EMF; their fate is in
+	// the table (the execution item carries the eventId). So they are logged
+	// at DEBUG, and INFO carries the outcomes worth reading: redeliveries and
+	// stale events.
+	level := slog.LevelInfo
+	if outcome == Applied || res.ReadOnly {
+		level = slog.LevelDebug
+	}
+	if log.Enabled(ctx, level) {
+		log.Log(ctx, level, "event processed", slog.String(logging.KeyOutcome, string(outcome)),
+			slog.Int64("seq", r.Seq), slog.Bool("state_applied", res.StateApplied), slog.Bool("read_only", res.ReadOnly))
+	}
 	return outcome, nil
 }
 
