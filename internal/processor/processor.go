@@ -82,7 +82,7 @@ type Handler struct {
 	cfg Config
 	// plain serves unsampled invocations, traced sampled ones.
 	plain, traced clients
-	log   *slog.Logger
+	log           *slog.Logger
 	// metrics is flushed at the end of every invocation. Built once: the
 	// recorder reuses its buffers across flushes. When the local invoker runs
 	// invocations concurrently, a flush may carry another one's values too;
