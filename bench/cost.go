@@ -310,7 +310,7 @@ func TapFixed(p Prices, perEventBill float64) FixedMonth {
 		{"EMF custom metrics", "8 metrics × 1 dimension set × 2 regions", 16 * p.MetricMonth, false},
 		{"Route 53 health check", "1", p.HealthCheckMonth, false},
 		{"KMS keys (alert topics)", "1 per region", 2 * p.KMSKeyMonth, false},
-		{"Heartbeats", "1 a minute per region, priced like an event", heartbeatsPerMonth / 1e6 * perEventBill, false},
+		{"Heartbeats", "1 a minute per region, priced like an event", heartbeatsPerMonth * perEventBill, false},
 	}}
 }
 

@@ -120,8 +120,9 @@ func (m *model) memoryTable() {
 		}
 	}
 	if m.chosenMB == 0 {
+		// No size meets the target: the least own time within the budget.
 		for _, row := range m.memRows {
-			if row.total == cheapest {
+			if row.total <= targetMemoryCost*cheapest {
 				m.chosenMB = row.mb
 			}
 		}
@@ -278,11 +279,11 @@ func (r Report) writeCost(b *strings.Builder) {
 		fmt.Fprintf(b, "| %d MB%s | %s | %s / %s | $%.3f | $%.3f | %+.1f %% |\n", row.mb, mark, fmtMs(row.selfP50), fmtMs(row.billedA), fmtMs(row.billedB), row.lambda, row.total, 100*(row.total/cheapest-1))
 	}
 	fmt.Fprintf(b, "\nThe rule (issue 11): the smallest memory whose own time p50 is ≤ %s, unless that costs more than %.0f %% over the cheapest\n", fmtMs(targetSelfP50), 100*(targetMemoryCost-1))
-	fmt.Fprintf(b, "whole bill; else the cheapest. This run's choice: **%d MB**; the config default (`tap:processorMemoryMB`, `config.Defaults`) is **%d MB**", m.chosenMB, r.Tap.MemoryMB)
+	fmt.Fprintf(b, "whole bill; if none meets it, the one with the least own time within that budget. This run's choice: **%d MB**; the config default (`tap:processorMemoryMB`, `config.Defaults`) is **%d MB**", m.chosenMB, r.Tap.MemoryMB)
 	if m.chosenMB == r.Tap.MemoryMB {
 		fmt.Fprintf(b, " — the same.\n")
 	} else {
-		fmt.Fprintf(b, " — they differ in this run (the own time is noisy on a shared machine); see the README for the reasoning.\n")
+		fmt.Fprintf(b, " — they differ in this run (the own time is noisy on a machine shared with other work).\n")
 	}
 
 	r.writeCapacity(b, m)

@@ -223,7 +223,7 @@ func (r Report) Write(w io.Writer) error {
 		fmt.Fprintf(&b, "  - %s\n", v)
 	}
 
-	fmt.Fprintf(&b, "\n## Cost per million events\n\n")
+	fmt.Fprintf(&b, "\n## Lambda compute per million events (issue 5's estimate; the whole bill follows)\n\n")
 	tm, pm := r.Tap.MeasuredCost(), r.Peer.MeasuredCost()
 	ts, ps := r.Tap.ScaledCost(), r.Peer.ScaledCost()
 	fmt.Fprintf(&b, "| | %s: %s, %d MB | %s: %s, %d MB | Go/peer |\n|---|---:|---:|---:|\n",
