@@ -41,7 +41,7 @@ type ProcessorProps struct {
 	// much again as the processor's own — while Lambda's Duration, Errors
 	// and Throttles metrics carry the same figures.
 	SystemLogLevel string
-	// MemoryMB is the memory size. Default 1024 (see config.Defaults).
+	// MemoryMB is the memory size. Default 1769, one vCPU (see config.Defaults).
 	MemoryMB int
 	// Timeout per invocation. Default 30 s.
 	Timeout time.Duration
@@ -146,7 +146,7 @@ func (p ProcessorProps) withDefaults() ProcessorProps {
 		p.SystemLogLevel = "WARN"
 	}
 	if p.MemoryMB == 0 {
-		p.MemoryMB = 1024
+		p.MemoryMB = 1769
 	}
 	if p.Timeout == 0 {
 		p.Timeout = 30 * time.Second
