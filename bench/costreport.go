@@ -251,12 +251,12 @@ func (r Report) writeCost(b *strings.Builder) {
 	wait := func(s PassStats) time.Duration {
 		return time.Duration(s.Calls.Writes()*float64(DDBWriteWait) + s.Calls.Reads()*float64(DDBReadWait))
 	}
-	scaled := func(s PassStats, mb int, v time.Duration) time.Duration {
+	scaled := func(mb int, v time.Duration) time.Duration {
 		return time.Duration(float64(v) * cpuScale(mb))
 	}
 	fmt.Fprintf(b, "| waiting on DynamoDB (calls × in-region wait) | %s | %s | %s |\n", fmtMs(wait(d.TapA)), fmtMs(wait(d.TapB)), fmtMs(wait(d.Peer)))
 	fmt.Fprintf(b, "| processor own time, scaled to the memory's CPU share (p50) | %s | %s | %s |\n",
-		fmtMs(scaled(d.TapA, m.memoryMB, d.TapA.SelfP50)), fmtMs(scaled(d.TapB, m.memoryMB, d.TapB.SelfP50)), fmtMs(scaled(d.Peer, 1024, d.Peer.SelfP50)))
+		fmtMs(scaled(m.memoryMB, d.TapA.SelfP50)), fmtMs(scaled(m.memoryMB, d.TapB.SelfP50)), fmtMs(scaled(1024, d.Peer.SelfP50)))
 	fmt.Fprintf(b, "| billed duration (mean, rounded up) | %s | %s | %s |\n", fmtMs(m.nowA.Billed), fmtMs(m.nowB.Billed), fmtMs(m.seedA.Billed))
 	fmt.Fprintf(b, "| Runtime API hand-off here (queued → fetched, p50, not billed) | %s | %s | %s |\n",
 		fmtMs(handoff(r.Tap.Seq)), "–", fmtMs(handoff(r.Peer.Seq)))

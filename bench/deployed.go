@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/tap-trading/tap/internal/awslocal"
+	"github.com/tap-trading/tap/internal/processor"
 	"github.com/tap-trading/tap/internal/store"
 )
 
@@ -102,7 +103,7 @@ func measureDeployed(ctx context.Context, e deployedEnv) (Deployed, error) {
 	}
 	base := e.tapRT
 	base.Name, base.Path, base.Dir = "TAP before ("+e.cfg.BaseRev+")", boot, filepath.Dir(boot)
-	base.Env = withEnv(base.Env, "TABLE_NAME", baseTable)
+	base.Env = withEnv(base.Env, processor.EnvTableName, baseTable)
 	e.log("%s: publishing region's pass", base.Name)
 	if d.BaseA, err = pass(base); err != nil {
 		return d, err
