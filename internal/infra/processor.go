@@ -32,8 +32,9 @@ type ProcessorProps struct {
 	ProcessingDLQ awssqs.IQueue
 	// ServiceName and MetricsNamespace label logs and EMF metrics. Required.
 	ServiceName, MetricsNamespace string
-	// LogLevel is POWERTOOLS_LOG_LEVEL and Lambda's application log level
-	// (DEBUG, INFO, WARN or ERROR). Default "INFO".
+	// LogLevel is POWERTOOLS_LOG_LEVEL (DEBUG, INFO, WARN or ERROR), and
+	// Lambda's application log level up to INFO (see lambdaApplicationLevel).
+	// Default "INFO".
 	LogLevel string
 	// SystemLogLevel is the level of Lambda's own log lines (DEBUG, INFO or
 	// WARN). Default "WARN": the START, END and REPORT lines of every
@@ -107,7 +108,7 @@ func NewProcessor(scope constructs.Construct, id string, p ProcessorProps) *Proc
 		// already writes one JSON object a line with a level key, which
 		// Lambda ships unchanged and filters on.
 		LoggingFormat:         awslambda.LoggingFormat_JSON,
-		ApplicationLogLevelV2: awslambda.ApplicationLogLevel(p.LogLevel),
+		ApplicationLogLevelV2: awslambda.ApplicationLogLevel(lambdaApplicationLevel(p.LogLevel)),
 		SystemLogLevelV2:      awslambda.SystemLogLevel(p.SystemLogLevel),
 		Environment: &map[string]*string{
 			processor.EnvTableName:        jsii.String(p.TableName),
@@ -158,6 +159,18 @@ func (p ProcessorProps) withDefaults() ProcessorProps {
 		p.AsyncMaxEventAge = 6 * time.Hour
 	}
 	return p
+}
+
+// lambdaApplicationLevel is the application log level Lambda filters at
+// for the processor's LogLevel. Lambda treats a line without a "level" key
+// as INFO, and the EMF documents have none: a WARN or ERROR level there
+// would drop every metric. So Lambda filters at INFO at most; the processor
+// itself drops its own lines below LogLevel (POWERTOOLS_LOG_LEVEL).
+func lambdaApplicationLevel(logLevel string) string {
+	if logLevel == "DEBUG" {
+		return "DEBUG"
+	}
+	return "INFO"
 }
 
 func reserved(n int) *float64 {
