@@ -31,9 +31,10 @@ import (
 // rolled back) and a state at or above it. If replication has since rolled
 // the state back below this event, the roll-back was a write the other region
 // made later in time, of an event it applied without seeing this one's state;
-// this event then reaches that region too, where it is either a first
-// delivery or a Duplicate that runs the repair of Apply, and that later write
-// replicates here (see TestI3StaleReadFirst).
+// that region processes this event too, as a first delivery or as a
+// Duplicate that runs the repair of Apply, and its write, later still,
+// replicates here. The I3 simulation checks this with lagging reads
+// (TestI3StaleReadFirst) and replays the case (TestI3StaleSkipIsRepairedElsewhere).
 func (s *Store) ApplyReplicated(ctx context.Context, r *event.ExecutionReport) (Result, error) {
 	applied, err := s.shownApplied(ctx, r)
 	if err != nil {
