@@ -106,11 +106,23 @@ func (r Report) writeCapacity(b *strings.Builder, m model) {
 	for _, q := range qs {
 		fmt.Fprintf(b, "- %s, %s: %s (%s). Past it: %s.\n", q.name, q.where, q.soft, q.source, q.past)
 	}
-	fmt.Fprintf(b, "\nAt 100 and 1,000 events/s nothing binds. At 10,000 events/s the publishing region needs more EventBridge invocations\n")
-	fmt.Fprintf(b, "and DynamoDB write throughput than the defaults (both soft: request them before the load arrives); Lambda concurrency\n")
-	fmt.Fprintf(b, "stays in the low hundreds. At 50,000 events/s every default is exceeded; the increases are still in the range AWS grants,\n")
-	fmt.Fprintf(b, "but the per-event shape (two EventBridge invocations, two Lambda requests) is then the bill's and the quotas' driver, and\n")
-	fmt.Fprintf(b, "the design would carry several executions per event. Figures for regions other than us-east-1/us-west-2 are lower\n")
+	fmt.Fprintf(b, "\n")
+	for _, rate := range rates {
+		var over []string
+		for _, q := range qs {
+			if rate*q.use > q.limit {
+				over = append(over, fmt.Sprintf("%s in the %s (%.1f× the default)", q.name, q.where, rate*q.use/q.limit))
+			}
+		}
+		if len(over) == 0 {
+			fmt.Fprintf(b, "- At %s events/s no default quota binds.\n", fmtCount(rate))
+			continue
+		}
+		fmt.Fprintf(b, "- At %s events/s: over the default: %s. Request the increases before the load arrives.\n", fmtCount(rate), strings.Join(over, "; "))
+	}
+	fmt.Fprintf(b, "\nPast the adjustable quotas the per-event shape (two EventBridge invocations, two Lambda requests) drives both the\n")
+	fmt.Fprintf(b, "quotas and the bill, and the design would carry several executions per event. Quotas in regions other than\n")
+	fmt.Fprintf(b, "us-east-1/us-west-2 are lower ")
 	fmt.Fprintf(b, "(EventBridge invocations 4,500/s in us-east-2 and eu-central-1, 2,250/s or less elsewhere, per the same page).\n")
 }
 
