@@ -246,7 +246,9 @@ func TestReportWrites(t *testing.T) {
 		"CPU per event (1 in flight): 10.0× less (goal 5×) — met",
 		"cold start: 1.0× less (goal 3×) — **missed**",
 		"BenchmarkX 1 ns/op",
-		"Cost per million events",
+		"Lambda compute per million events",
+		"The whole bill per million events, as deployed",
+		"Capacity plan",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("report lacks %q", want)

@@ -21,6 +21,9 @@ type KeepAliveFront struct {
 	Endpoint string
 	srv      *http.Server
 	done     chan struct{}
+	// calls records every DynamoDB request passed through, for the
+	// operation counts and waits of the cost model.
+	calls recorder
 }
 
 // StartKeepAliveFront proxies to target (moto's endpoint).
@@ -43,9 +46,9 @@ func StartKeepAliveFront(target string) (*KeepAliveFront, error) {
 	}
 	f := &KeepAliveFront{
 		Endpoint: "http://" + ln.Addr().String(),
-		srv:      &http.Server{Handler: rp, ReadHeaderTimeout: 10 * time.Second},
 		done:     make(chan struct{}),
 	}
+	f.srv = &http.Server{Handler: f.calls.record(rp), ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		defer close(f.done)
 		_ = f.srv.Serve(ln) // returns http.ErrServerClosed after Close
@@ -53,6 +56,12 @@ func StartKeepAliveFront(target string) (*KeepAliveFront, error) {
 	}()
 	return f, nil
 }
+
+// Mark and Since delimit the DynamoDB calls of one phase.
+func (f *KeepAliveFront) Mark() int { return f.calls.Mark() }
+
+// Since returns the DynamoDB calls made since mark.
+func (f *KeepAliveFront) Since(mark int) []Call { return f.calls.Since(mark) }
 
 // Close stops the front.
 func (f *KeepAliveFront) Close() {

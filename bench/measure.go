@@ -65,6 +65,8 @@ type Phase struct {
 	PeakRSS int64
 	// LogBytes is what the processes wrote to stdout and stderr during the timed events.
 	LogBytes int64
+	// Results are the timed invocations, in event order.
+	Results []lambdaruntime.Result
 }
 
 // CPUPerEvent is CPU ÷ Events.
@@ -267,6 +269,7 @@ func MeasurePhase(ctx context.Context, rt Runtime, cur *Cursor, inFlight, warmup
 		}
 		ph.PeakRSS = max(ph.PeakRSS, rss)
 	}
+	ph.Results = results
 	for _, r := range results {
 		ph.Latencies = append(ph.Latencies, r.Latency())
 		ph.Durations = append(ph.Durations, r.Duration())

@@ -50,6 +50,8 @@ type SideResult struct {
 	Seq      Phase // 1 in flight
 	Conc     Phase // Plan.InFlight in flight
 	Artifact int64 // zipped deployment package
+	// SeqCalls are the DynamoDB calls made during the 1-in-flight phase.
+	SeqCalls []Call
 	// ArtifactWhat says what was zipped.
 	ArtifactWhat string
 }
@@ -109,6 +111,8 @@ type Report struct {
 	// Verified describes the count checks that passed.
 	Verified []string
 	Micro    Micro
+	// Deployed is the cost model's measurements.
+	Deployed Deployed
 	// Elapsed is the whole run's wall time.
 	Elapsed time.Duration
 }
@@ -219,7 +223,7 @@ func (r Report) Write(w io.Writer) error {
 		fmt.Fprintf(&b, "  - %s\n", v)
 	}
 
-	fmt.Fprintf(&b, "\n## Cost per million events\n\n")
+	fmt.Fprintf(&b, "\n## Lambda compute per million events (issue 5's estimate; the whole bill follows)\n\n")
 	tm, pm := r.Tap.MeasuredCost(), r.Peer.MeasuredCost()
 	ts, ps := r.Tap.ScaledCost(), r.Peer.ScaledCost()
 	fmt.Fprintf(&b, "| | %s: %s, %d MB | %s: %s, %d MB | Go/peer |\n|---|---:|---:|---:|\n",
@@ -238,6 +242,8 @@ func (r Report) Write(w io.Writer) error {
 	fmt.Fprintf(&b, "measured CPU time by %d MB ÷ memory (Lambda's CPU share below one vCPU): %.3f of a vCPU for TAP,\n", MBPerVCPU, math.Min(1, float64(r.Tap.MemoryMB)/MBPerVCPU))
 	fmt.Fprintf(&b, "%.3f for the peer. Logs (CloudWatch ingestion, billed per GB) and DynamoDB writes (TAP makes two) are\n", math.Min(1, float64(r.Peer.MemoryMB)/MBPerVCPU))
 	fmt.Fprintf(&b, "not included.\n")
+
+	r.writeCost(&b)
 
 	fmt.Fprintf(&b, "\n## Micro-benchmarks: decode + validate + write planning\n\n")
 	fmt.Fprintf(&b, "`%s`, summarized by benchstat (golang.org/x/perf %s):\n\n", r.Micro.Command, BenchstatVersion)

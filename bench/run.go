@@ -46,7 +46,10 @@ type Config struct {
 	TapMemoryMB, PeerMemoryMB int
 	// MicroCount is go test -count for the micro-benchmarks.
 	MicroCount int
-	Log        Logf
+	// BaseRev is the git revision whose processor is measured as "before"
+	// in the cost model (the processor before issue 11).
+	BaseRev string
+	Log     Logf
 }
 
 // PeerTracingNote is why the peer runs with POWERTOOLS_TRACE_ENABLED=false.
@@ -157,7 +160,9 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 			return err
 		}},
 		{"1 in flight", func(rt Runtime, cur *Cursor, side *SideResult) (err error) {
+			mark := front.Mark()
 			side.Seq, err = MeasurePhase(ctx, rt, cur, 1, pl.Warmup, pl.Events, log)
+			side.SeqCalls = front.Since(mark)
 			return err
 		}},
 		{fmt.Sprintf("%d in flight", pl.InFlight), func(rt Runtime, cur *Cursor, side *SideResult) (err error) {
@@ -182,6 +187,17 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		return rep, err
 	}
 	if rep.Verified, err = verify(counts, tapCur.Used(), peerCur.Used(), orders); err != nil {
+		return rep, err
+	}
+
+	first := pl.ColdStarts
+	rep.Deployed, err = measureDeployed(ctx, deployedEnv{
+		cfg: cfg, front: front, motoURL: moto.Endpoint, tapRT: tapRT, res: res,
+		events: events[first : first+pl.Warmup+pl.Events], orders: orders, log: log,
+		tapA:  Analyze(rep.Tap.Seq, rep.Tap.SeqCalls),
+		peerA: Analyze(rep.Peer.Seq, rep.Peer.SeqCalls),
+	})
+	if err != nil {
 		return rep, err
 	}
 

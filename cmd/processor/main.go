@@ -49,12 +49,18 @@ func initHandler(ctx context.Context) (*processor.Handler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("processor init: AWS SDK config: %w", err)
 	}
-	tracer.Instrument(&awsCfg)
+	// Two sets of clients: instrumented ones for the invocations Lambda
+	// samples, plain ones for the rest (most of them), which then skip the
+	// tracing middleware's work on every call.
+	traced := awsCfg.Copy()
+	tracer.Instrument(&traced)
 	return processor.New(cfg, processor.Deps{
-		DynamoDB: dynamodb.NewFromConfig(awsCfg),
-		SQS:      sqs.NewFromConfig(awsCfg),
-		Stdout:   os.Stdout,
-		Tracer:   tracer,
+		DynamoDB:       dynamodb.NewFromConfig(awsCfg),
+		SQS:            sqs.NewFromConfig(awsCfg),
+		TracedDynamoDB: dynamodb.NewFromConfig(traced),
+		TracedSQS:      sqs.NewFromConfig(traced),
+		Stdout:         os.Stdout,
+		Tracer:         tracer,
 	})
 }
 

@@ -275,7 +275,9 @@ func TestBootstrapHandlesEvents(t *testing.T) {
 	s := startRuntimeAPI(t)
 	s.Sampled = true
 	daemon := startDaemon(t)
-	p := startBootstrap(t, processorEnv(s, r, tracing.DaemonAddressEnv+"="+daemon.addr()))
+	// At DEBUG: an applied event's outcome line is DEBUG (at INFO it writes
+	// only its EMF document), and this test reads its trace ID from it.
+	p := startBootstrap(t, processorEnv(s, r, tracing.DaemonAddressEnv+"="+daemon.addr(), processor.EnvLogLevel+"=DEBUG"))
 
 	// A valid event: success, and the order is in the table.
 	e := gen.Lifecycles(41, 1, gen.Options{})[0].Events[0]
@@ -293,7 +295,7 @@ func TestBootstrapHandlesEvents(t *testing.T) {
 	if got.LastEventID != e.EventID || got.LastSeq != e.Seq || got.ProcessedRegion != testRegion {
 		t.Errorf("state = %+v, want event %s seq %d processed in %s", got, e.EventID, e.Seq, testRegion)
 	}
-	lines, off := p.stdoutLines(t, 0, 2)
+	lines, off := p.stdoutLines(t, 0, 3) // the payload, the outcome, the EMF document
 	logLine := checkInvocationOutput(t, "valid", lines, res.RequestID, true, metricWant{processor.Applied, metrics.EventsApplied})
 	if logLine[`correlation_id`] != e.EventID || logLine[`order_id`] != e.OrderID {
 		t.Errorf("log line correlation_id/order_id = %v/%v, want %s/%s", logLine["correlation_id"], logLine["order_id"], e.EventID, e.OrderID)
@@ -323,7 +325,7 @@ func TestBootstrapHandlesEvents(t *testing.T) {
 	if res.Failed() {
 		t.Fatalf("invalid event failed: %s: %s; want success (dead-lettered)", res.ErrorType, res.ErrorMessage)
 	}
-	lines, _ = p.stdoutLines(t, off, 2)
+	lines, _ = p.stdoutLines(t, off, 3)
 	checkInvocationOutput(t, "invalid", lines, res.RequestID, false, metricWant{processor.Rejected, metrics.EventsRejected})
 	msgs := r.dlqMessages(t)
 	if len(msgs) != 1 {
@@ -345,17 +347,23 @@ type metricWant struct {
 	counter string
 }
 
-// checkInvocationOutput asserts one invocation wrote exactly one log line
-// (its outcome, at INFO, so no payload) and one EMF document, and returns
-// the log line.
+// checkInvocationOutput asserts one invocation wrote exactly one outcome
+// line (without the payload, which only a DEBUG line of its own carries),
+// no other line above DEBUG, and one EMF document, and returns the outcome
+// line.
 func checkInvocationOutput(t *testing.T, name string, lines []map[string]any, requestID string, cold bool, want metricWant) map[string]any {
 	t.Helper()
 	var logs, docs []map[string]any
 	for _, l := range lines {
-		if _, ok := l["_aws"]; ok {
+		_, isDoc := l["_aws"]
+		_, outcome := l["outcome"]
+		switch {
+		case isDoc:
 			docs = append(docs, l)
-		} else {
+		case outcome:
 			logs = append(logs, l)
+		case l["level"] != "DEBUG":
+			t.Errorf("%s: a line other than the outcome above DEBUG: %v", name, l)
 		}
 	}
 	if len(logs) != 1 || len(docs) != 1 {

@@ -45,6 +45,7 @@ func run() error {
 	flag.IntVar(&cfg.TapMemoryMB, "tap-memory", config.Defaults().ProcessorMemoryMB, "TAP's deployed memory (MB): the CDK config default")
 	flag.IntVar(&cfg.PeerMemoryMB, "peer-memory", 1024, "the peer's memory (MB) as the seed deploys it")
 	flag.IntVar(&cfg.MicroCount, "count", 5, "go test -count for the micro-benchmarks")
+	flag.StringVar(&cfg.BaseRev, "base", "e590dd7", "git revision whose processor is measured as \"before\" in the cost model")
 	flag.Parse()
 	if cfg.Plan.Events < 1 || cfg.Plan.ColdStarts < 1 || cfg.Plan.InFlight < 1 || cfg.Plan.Warmup < 0 {
 		return errors.New("-events, -cold-starts and -in-flight must be at least 1, -warmup at least 0")

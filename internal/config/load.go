@@ -88,7 +88,7 @@ func Defaults() Config {
 		BillingMode:          OnDemand,
 		ReadCapacity:         Capacity{Min: 5, Max: 100},
 		WriteCapacity:        Capacity{Min: 5, Max: 100},
-		ProcessorMemoryMB:    256,
+		ProcessorMemoryMB:    1769,
 		ProcessorTimeout:     30 * time.Second,
 		TargetRetryAttempts:  maxTargetRetryAttempts,
 		TargetMaxEventAge:    maxTargetEventAge * time.Second,

@@ -32,9 +32,17 @@ type ProcessorProps struct {
 	ProcessingDLQ awssqs.IQueue
 	// ServiceName and MetricsNamespace label logs and EMF metrics. Required.
 	ServiceName, MetricsNamespace string
-	// LogLevel is POWERTOOLS_LOG_LEVEL. Default "INFO".
+	// LogLevel is POWERTOOLS_LOG_LEVEL (DEBUG, INFO, WARN or ERROR), and
+	// Lambda's application log level up to INFO (see lambdaApplicationLevel).
+	// Default "INFO".
 	LogLevel string
-	// MemoryMB is the memory size. Default 256.
+	// SystemLogLevel is the level of Lambda's own log lines (DEBUG, INFO or
+	// WARN). Default "WARN": the START, END and REPORT lines of every
+	// invocation (INFO) are not shipped — about 250 bytes an invocation, as
+	// much again as the processor's own — while Lambda's Duration, Errors
+	// and Throttles metrics carry the same figures.
+	SystemLogLevel string
+	// MemoryMB is the memory size. Default 1769, one vCPU (see config.Defaults).
 	MemoryMB int
 	// Timeout per invocation. Default 30 s.
 	Timeout time.Duration
@@ -96,6 +104,12 @@ func NewProcessor(scope constructs.Construct, id string, p ProcessorProps) *Proc
 		Tracing:      awslambda.Tracing_ACTIVE,
 		Role:         role,
 		LogGroup:     logGroup,
+		// JSON format is what makes the log levels settable: the processor
+		// already writes one JSON object a line with a level key, which
+		// Lambda ships unchanged and filters on.
+		LoggingFormat:         awslambda.LoggingFormat_JSON,
+		ApplicationLogLevelV2: awslambda.ApplicationLogLevel(lambdaApplicationLevel(p.LogLevel)),
+		SystemLogLevelV2:      awslambda.SystemLogLevel(p.SystemLogLevel),
 		Environment: &map[string]*string{
 			processor.EnvTableName:        jsii.String(p.TableName),
 			processor.EnvProcessingDLQURL: p.ProcessingDLQ.QueueUrl(),
@@ -129,8 +143,11 @@ func (p ProcessorProps) withDefaults() ProcessorProps {
 	if p.LogLevel == "" {
 		p.LogLevel = "INFO"
 	}
+	if p.SystemLogLevel == "" {
+		p.SystemLogLevel = "WARN"
+	}
 	if p.MemoryMB == 0 {
-		p.MemoryMB = 256
+		p.MemoryMB = 1769
 	}
 	if p.Timeout == 0 {
 		p.Timeout = 30 * time.Second
@@ -142,6 +159,18 @@ func (p ProcessorProps) withDefaults() ProcessorProps {
 		p.AsyncMaxEventAge = 6 * time.Hour
 	}
 	return p
+}
+
+// lambdaApplicationLevel is the application log level Lambda filters at
+// for the processor's LogLevel. Lambda treats a line without a "level" key
+// as INFO, and the EMF documents have none: a WARN or ERROR level there
+// would drop every metric. So Lambda filters at INFO at most; the processor
+// itself drops its own lines below LogLevel (POWERTOOLS_LOG_LEVEL).
+func lambdaApplicationLevel(logLevel string) string {
+	if logLevel == "DEBUG" {
+		return "DEBUG"
+	}
+	return "INFO"
 }
 
 func reserved(n int) *float64 {

@@ -66,6 +66,12 @@ type Deps struct {
 	Stdout io.Writer
 	// Tracer, if not nil, records the invocation and its AWS calls.
 	Tracer *tracing.Tracer
+	// TracedDynamoDB and TracedSQS, if set, are the same clients with the
+	// tracer's instrumentation (Tracer.Instrument); they serve only the
+	// invocations Lambda samples, so the others skip the instrumentation's
+	// per-call work. When nil, DynamoDB and SQS serve every invocation.
+	TracedDynamoDB store.Client
+	TracedSQS      SQS
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -73,10 +79,10 @@ type Deps struct {
 // Handler processes events. It is safe for concurrent use (the local invoker
 // runs several at once); in Lambda one invocation runs at a time.
 type Handler struct {
-	cfg   Config
-	store *store.Store
-	sqs   SQS
-	log   *slog.Logger
+	cfg Config
+	// plain serves unsampled invocations, traced sampled ones.
+	plain, traced clients
+	log           *slog.Logger
 	// metrics is flushed at the end of every invocation. Built once: the
 	// recorder reuses its buffers across flushes. When the local invoker runs
 	// invocations concurrently, a flush may carry another one's values too;
@@ -102,10 +108,18 @@ func New(cfg Config, deps Deps) (*Handler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("processor: %s: %w", EnvMetricsNamespace, err)
 	}
+	plain := clients{store: store.New(deps.DynamoDB, cfg.TableName, cfg.Region, now), sqs: deps.SQS}
+	traced := plain
+	if deps.TracedDynamoDB != nil {
+		traced.store = store.New(deps.TracedDynamoDB, cfg.TableName, cfg.Region, now)
+	}
+	if deps.TracedSQS != nil {
+		traced.sqs = deps.TracedSQS
+	}
 	return &Handler{
 		cfg:     cfg,
-		store:   store.New(deps.DynamoDB, cfg.TableName, cfg.Region, now),
-		sqs:     deps.SQS,
+		plain:   plain,
+		traced:  traced,
 		metrics: rec,
 		log:     logging.New(deps.Stdout, cfg.ServiceName, cfg.LogLevel),
 		tracer:  deps.Tracer,
@@ -138,7 +152,11 @@ func (h *Handler) Process(ctx context.Context, raw json.RawMessage) (Outcome, er
 	if cold {
 		rec.Add(metrics.ColdStart, metrics.Count, 1)
 	}
-	outcome, err := h.process(ctx, log, rec, raw)
+	c := h.plain
+	if tracing.Sampled(ctx) {
+		c = h.traced
+	}
+	outcome, err := h.process(ctx, c, log, rec, raw)
 
 	rec.Add(metrics.ProcessingLatency, metrics.Milliseconds, ms(h.now().Sub(start)))
 	if ferr := rec.Flush(); ferr != nil {
@@ -153,7 +171,13 @@ func (h *Handler) Process(ctx context.Context, raw json.RawMessage) (Outcome, er
 	return outcome, err
 }
 
-func (h *Handler) process(ctx context.Context, log *slog.Logger, rec *metrics.Recorder, raw []byte) (Outcome, error) {
+// clients are the store and SQS client one invocation uses.
+type clients struct {
+	store *store.Store
+	sqs   SQS
+}
+
+func (h *Handler) process(ctx context.Context, c clients, log *slog.Logger, rec *metrics.Recorder, raw []byte) (Outcome, error) {
 	d, err := event.Decode(raw, h.now())
 	log = log.With(slog.String(logging.KeyCorrelationID, d.EventID), slog.String(logging.KeyOrderID, d.OrderID))
 	logging.DebugPayload(ctx, log, "event received", raw)
@@ -164,10 +188,10 @@ func (h *Handler) process(ctx context.Context, log *slog.Logger, rec *metrics.Re
 			// retrying will not fix it either: dead-letter it.
 			verr = &event.ValidationError{Reason: event.ReasonMalformedJSON, Message: err.Error()}
 		}
-		return h.reject(ctx, log, rec, raw, d, Rejected, string(verr.Reason), verr.Message)
+		return h.reject(ctx, c.sqs, log, rec, raw, d, Rejected, string(verr.Reason), verr.Message)
 	}
 	if d.Heartbeat != nil {
-		applied, err := h.store.RecordHeartbeat(ctx, *d.Heartbeat)
+		applied, err := c.store.RecordHeartbeat(ctx, *d.Heartbeat)
 		if err != nil {
 			log.Error("heartbeat not recorded, will be retried", slog.String("error", err.Error()))
 			return "", fmt.Errorf("record heartbeat for %s: %w", d.Heartbeat.Region, err)
@@ -178,7 +202,13 @@ func (h *Handler) process(ctx context.Context, log *slog.Logger, rec *metrics.Re
 	}
 
 	r := d.Report
-	res, err := h.store.Apply(ctx, r)
+	apply := c.store.Apply
+	if d.Envelope.Region != "" && d.Envelope.Region != h.cfg.Region {
+		// A copy of an event published in the other region (EventBridge
+		// replication), which has usually applied it already: read first.
+		apply = c.store.ApplyReplicated
+	}
+	res, err := apply(ctx, r)
 	if err != nil {
 		log.Error("event not applied, will be retried", slog.String("error", err.Error()))
 		tracing.Annotate(ctx, r.OrderID, r.EventID, "error")
@@ -186,7 +216,7 @@ func (h *Handler) process(ctx context.Context, log *slog.Logger, rec *metrics.Re
 	}
 	if res.Outcome == store.Conflict {
 		msg := fmt.Sprintf("order %s seq %d is already recorded with eventId %s; this event (%s) reuses the seq", r.OrderID, r.Seq, res.ExistingEventID, r.EventID)
-		return h.reject(ctx, log, rec, raw, d, Conflict, ReasonConflict, msg)
+		return h.reject(ctx, c.sqs, log, rec, raw, d, Conflict, ReasonConflict, msg)
 	}
 
 	outcome := Outcome(res.Outcome)
@@ -200,15 +230,26 @@ func (h *Handler) process(ctx context.Context, log *slog.Logger, rec *metrics.Re
 	}
 	rec.Add(metrics.EndToEndLatency, metrics.Milliseconds, ms(h.now().Sub(r.TransactTime)))
 	tracing.Annotate(ctx, r.OrderID, r.EventID, string(outcome))
-	log.Info("event processed", slog.String(logging.KeyOutcome, string(outcome)),
-		slog.Int64("seq", r.Seq), slog.Bool("state_applied", res.StateApplied))
+	// Applied events, and replicated copies the table already shows applied,
+	// are the bulk of the traffic and are counted in EMF; their fate is in
+	// the table (the execution item carries the eventId). So they are logged
+	// at DEBUG, and INFO carries the outcomes worth reading: redeliveries and
+	// stale events.
+	level := slog.LevelInfo
+	if outcome == Applied || res.ReadOnly {
+		level = slog.LevelDebug
+	}
+	if log.Enabled(ctx, level) {
+		log.Log(ctx, level, "event processed", slog.String(logging.KeyOutcome, string(outcome)),
+			slog.Int64("seq", r.Seq), slog.Bool("state_applied", res.StateApplied), slog.Bool("read_only", res.ReadOnly))
+	}
 	return outcome, nil
 }
 
 // reject dead-letters a permanently failed event with its reason. The
 // invocation succeeds only if the dead letter is safely in the queue: a failed
 // send is returned as an error, so Lambda retries and nothing is lost.
-func (h *Handler) reject(ctx context.Context, log *slog.Logger, rec *metrics.Recorder, raw []byte, d event.Decoded, outcome Outcome, reason, message string) (Outcome, error) {
+func (h *Handler) reject(ctx context.Context, q SQS, log *slog.Logger, rec *metrics.Recorder, raw []byte, d event.Decoded, outcome Outcome, reason, message string) (Outcome, error) {
 	attrs := map[string]sqstypes.MessageAttributeValue{
 		dlq.AttrReason:   stringAttr(reason),
 		dlq.AttrMessage:  stringAttr(message),
@@ -238,7 +279,7 @@ func (h *Handler) reject(ctx context.Context, log *slog.Logger, rec *metrics.Rec
 		// Cutting may split a character; ToValidUTF8 drops the piece.
 		body = strings.ToValidUTF8(body[:maxDLQBody-attrsSize(attrs)], "")
 	}
-	_, err := h.sqs.SendMessage(ctx, &sqs.SendMessageInput{
+	_, err := q.SendMessage(ctx, &sqs.SendMessageInput{
 		QueueUrl:          aws.String(h.cfg.ProcessingDLQURL),
 		MessageBody:       aws.String(body),
 		MessageAttributes: attrs,

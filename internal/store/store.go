@@ -95,6 +95,9 @@ type Result struct {
 	// ExistingEventID is, for a Conflict, the eventId recorded under the
 	// (orderId, seq); for other outcomes it is empty.
 	ExistingEventID string
+	// ReadOnly reports that ApplyReplicated decided the outcome (Duplicate)
+	// from one read and wrote nothing.
+	ReadOnly bool
 }
 
 // Apply applies one delivery of a validated execution report: the conditional

@@ -276,3 +276,7 @@ func parseDaemonAddress(s string) (string, error) {
 	}
 	return udp, nil
 }
+
+// Sampled reports whether ctx carries a recording span: the invocation is
+// one Lambda sampled, and StartInvocation started its span.
+func Sampled(ctx context.Context) bool { return trace.SpanFromContext(ctx).IsRecording() }

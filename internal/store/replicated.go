@@ -1,0 +1,92 @@
+package store
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/tap-trading/tap/internal/event"
+	"github.com/tap-trading/tap/internal/schema"
+)
+
+// ApplyReplicated applies an event that reached this region by EventBridge
+// replication (its envelope names the other region), which the other region
+// has usually applied already, so the table replicated it here too. It first
+// reads what the table shows, with one eventually consistent Query of the
+// order's items from this event's execution up to its state; when that shows
+// the execution recorded with this eventId and the state at or above every
+// execution read, the event is accounted for: the Result is a Duplicate with
+// ReadOnly set, and nothing is written. Otherwise it is Apply.
+//
+// Why a Query and not a GetItem of the state: items replicate one by one, so
+// the state can arrive before the execution; skipping on the state alone could
+// leave this replica without the execution if the other region were then lost.
+// The Query reads both (and any higher executions) for the same half read unit
+// as a GetItem, as long as they fit in 4 KB.
+//
+// A stale read is safe. It can only show what this replica held earlier; the
+// skip needs this replica to have held the event's execution (which is never
+// rolled back) and a state at or above it. If replication has since rolled
+// the state back below this event, the roll-back was a write the other region
+// made later in time, of an event it applied without seeing this one's state;
+// that region processes this event too, as a first delivery or as a
+// Duplicate that runs the repair of Apply, and its write, later still,
+// replicates here. The I3 simulation checks this with lagging reads
+// (TestI3StaleReadFirst) and replays the case (TestI3StaleSkipIsRepairedElsewhere).
+func (s *Store) ApplyReplicated(ctx context.Context, r *event.ExecutionReport) (Result, error) {
+	applied, err := s.shownApplied(ctx, r)
+	if err != nil {
+		return Result{}, err
+	}
+	if applied {
+		return Result{Outcome: Duplicate, ReadOnly: true}, nil
+	}
+	return s.Apply(ctx, r)
+}
+
+// shownApplied reports whether an eventually consistent read of r's order
+// shows r's execution recorded with r's eventId and the state at or above the
+// highest execution it read.
+func (s *Store) shownApplied(ctx context.Context, r *event.ExecutionReport) (bool, error) {
+	out, err := s.client.Query(ctx, &dynamodb.QueryInput{
+		TableName: &s.table,
+		// EXEC#<seq> … STATE: in sort order, every execution from this seq up,
+		// then the state ('E' < 'S'); nothing else lives under ORDER#.
+		KeyConditionExpression: strPtr("#pk = :pk AND #sk BETWEEN :lo AND :hi"),
+		ExpressionAttributeNames: map[string]string{
+			"#pk": schema.AttrPK, "#sk": schema.AttrSK,
+		},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":pk": str(OrderPK(r.OrderID)),
+			":lo": str(ExecSK(r.Seq)),
+			":hi": str(stateSK),
+		},
+		ConsistentRead: boolPtr(false),
+	})
+	if err != nil {
+		return false, fmt.Errorf("store: read order %s from seq %d: %w", r.OrderID, r.Seq, err)
+	}
+	if len(out.LastEvaluatedKey) > 0 {
+		return false, nil // more than a page: let the writes decide
+	}
+	var recorded, hasState bool
+	var top, stateSeq int64
+	for _, item := range out.Items {
+		d := decoder{item: item}
+		if sk, _ := item[schema.AttrSK].(*types.AttributeValueMemberS); sk != nil && sk.Value == stateSK {
+			stateSeq, hasState = d.int(attrLastSeq), true
+		} else {
+			seq := d.int(attrSeq)
+			top = max(top, seq)
+			if seq == r.Seq && d.str(attrEventID) == r.EventID {
+				recorded = true
+			}
+		}
+		if d.err != nil {
+			return false, d.err
+		}
+	}
+	return recorded && hasState && stateSeq >= top, nil
+}
