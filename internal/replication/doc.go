@@ -69,8 +69,17 @@
 //     rereads both streams from their trim horizon.
 //   - moto's stream records say awsRegion us-east-1 whatever the region; the
 //     replicator knows each replica's region from its Config instead. A
-//     local UpdateItem that creates an item emits two records on moto (the
-//     keys, then the item); both are replicated, in order.
+//     local UpdateItem that creates an item emits two records on moto: an
+//     INSERT of the keys alone, then, once the update is evaluated (up to
+//     hundreds of milliseconds later under load), an INSERT of the item.
+//     The replicator takes them for the one write they are, as DynamoDB
+//     makes one record of it: it drops the first when the second follows,
+//     and when a read ends on a keys-only INSERT it makes a DynamoDB call to
+//     that replica first (motoserver runs it after the write in progress)
+//     and reads on. Taken alone, the keys record gave the item a version
+//     older than the write and an image the race check could not tell from
+//     the whole item, so a write accepted in the other region between the
+//     two records won in one replica and lost in the other.
 //   - Real DynamoDB replicates with sub-second lag and no user-visible retry;
 //     here lag is Config.Lag plus the poll interval, and a cut region's
 //     backlog is applied after it heals, as DynamoDB does after an outage.

@@ -67,6 +67,9 @@ type pair struct {
 type pairOptions struct {
 	lag         time.Duration
 	callTimeout time.Duration
+	// endpointB, if set, is B's own moto server (as in the drill, one per
+	// region); by default both regions are in the package's server.
+	endpointB string
 }
 
 // newPair creates the orders table (store.CreateTable) in east (A) and west
@@ -75,12 +78,16 @@ type pairOptions struct {
 func newPair(t *testing.T, o pairOptions) *pair {
 	t.Helper()
 	ctx := context.Background()
+	endpointB := motoEndpoint
+	if o.endpointB != "" {
+		endpointB = o.endpointB
+	}
 	p := &pair{
 		table: fmt.Sprintf("orders-%d", tables.Add(1)),
 		a:     replica(t, motoEndpoint, east),
-		b:     replica(t, motoEndpoint, west),
+		b:     replica(t, endpointB, west),
 	}
-	cut, err := partition.Start(strings.TrimPrefix(motoEndpoint, "http://"))
+	cut, err := partition.Start(strings.TrimPrefix(endpointB, "http://"))
 	if err != nil {
 		t.Fatal(err)
 	}

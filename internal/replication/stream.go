@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -214,7 +216,33 @@ func (r *reader) poll(ctx context.Context, callTimeout time.Duration) (int, erro
 			s.iterator = ""
 			return n, fmt.Errorf("replication: %s: get records of %s: %w", r.rep.Region, s.id, err)
 		}
-		for _, rec := range out.Records {
+		recs, next := out.Records, out.NextShardIterator
+		holdBack := false
+		if len(recs) > 0 && creationHalf(recs[len(recs)-1]) && next != nil {
+			// The batch may end between the two records of a creating
+			// UpdateItem (see creationHalf): wait for the write to finish,
+			// then read what came after.
+			more, err := r.afterBarrier(ctx, callTimeout, next)
+			if err != nil {
+				s.iterator = ""
+				return n, fmt.Errorf("replication: %s: read on after %s's first record of a creation: %w", r.rep.Region, s.id, err)
+			}
+			recs, next = append(slices.Clip(recs), more.Records...), more.NextShardIterator
+			// A new creation's first record ending this read is left for
+			// the next poll, which reads its second.
+			holdBack = len(more.Records) > 0 && creationHalf(more.Records[len(more.Records)-1])
+			if holdBack {
+				recs = recs[:len(recs)-1]
+			}
+		}
+		for i, rec := range recs {
+			if i+1 < len(recs) && creationHalf(rec) && completes(recs[i+1], rec) {
+				// The next record is the same write, whole: apply only that,
+				// as DynamoDB, which makes one record of it, would.
+				s.lastSeq = deref(rec.Dynamodb.SequenceNumber)
+				n++
+				continue
+			}
 			if err := r.process(rec); err != nil {
 				// A record that cannot be decoded cannot be replicated: say
 				// so and stop this shard here rather than skip it.
@@ -224,16 +252,73 @@ func (r *reader) poll(ctx context.Context, callTimeout time.Duration) (int, erro
 			s.lastSeq = deref(rec.Dynamodb.SequenceNumber)
 			n++
 		}
-		if out.NextShardIterator == nil {
+		switch {
+		case holdBack:
+			s.iterator = "" // read again after lastSeq: the held-back record
+		case next == nil:
 			s.ended, s.iterator, r.describe = true, "", true
-		} else {
-			s.iterator = *out.NextShardIterator
+		default:
+			s.iterator = *next
 		}
 	}
 	if n == 0 {
 		r.tipAt, r.tipRead = started, r.out.readCount()
 	}
 	return n, nil
+}
+
+// creationHalf reports whether rec may be the first of the two records moto
+// makes of an UpdateItem that creates an item: it inserts the keys alone,
+// then evaluates the update (which takes milliseconds, up to hundreds under
+// load) and records the whole item as a second INSERT. DynamoDB Streams
+// requests are not serialized with writes (internal/motoserver), so a read
+// can end between the two; taken alone, the first record would give the
+// item an image of its keys and a version older than the write's, and the
+// check-and-write into this replica would then pass over the whole item.
+// A keys-only item written by PutItem looks the same, and has no second
+// record.
+func creationHalf(rec sttypes.Record) bool {
+	d := rec.Dynamodb
+	if rec.EventName != sttypes.OperationTypeInsert || d == nil || d.OldImage != nil || len(d.NewImage) != len(d.Keys) {
+		return false
+	}
+	for k := range d.Keys {
+		if _, ok := d.NewImage[k]; !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// completes reports whether rec is the second record of the creation whose
+// first record is half: an INSERT of the same item, with no old image (any
+// other write after the keys-only insert would be a MODIFY).
+func completes(rec, half sttypes.Record) bool {
+	d, h := rec.Dynamodb, half.Dynamodb
+	if rec.EventName != sttypes.OperationTypeInsert || d == nil || d.OldImage != nil || len(d.Keys) != len(h.Keys) {
+		return false
+	}
+	for k, v := range h.Keys {
+		if !reflect.DeepEqual(d.Keys[k], v) {
+			return false
+		}
+	}
+	return true
+}
+
+// afterBarrier makes a DynamoDB call to the replica, which motoserver runs
+// only after any write in progress has finished (with all its stream
+// records), then reads the shard on from next.
+func (r *reader) afterBarrier(ctx context.Context, callTimeout time.Duration, next *string) (*dynamodbstreams.GetRecordsOutput, error) {
+	c, cancel := context.WithTimeout(ctx, callTimeout)
+	_, err := r.rep.DynamoDB.DescribeTable(c, &dynamodb.DescribeTableInput{TableName: &r.table})
+	cancel()
+	if err != nil {
+		return nil, err
+	}
+	c, cancel = context.WithTimeout(ctx, callTimeout)
+	defer cancel()
+	return r.rep.Streams.GetRecords(c, &dynamodbstreams.GetRecordsInput{ShardIterator: next})
 }
 
 // describeShards adds the stream's shards not yet known.
