@@ -233,10 +233,13 @@ func TestLocalRefusedStartKeepsRunningLog(t *testing.T) {
 	ls := gen.Lifecycles(5, 1, gen.Options{Start: time.Now().Add(-time.Minute)})[0]
 	sendAndWait := func(ev event.ExecutionReport) {
 		t.Helper()
+		start, _ := os.ReadFile(logPath)
 		f.run(string(event.EncodeDetail(&ev)), "send", "--local").want(t, ExitOK)
-		waitFor(t, 30*time.Second, "event "+ev.EventID+" in the processor log", func() bool {
+		// An applied event logs at DEBUG (as deployed); its invocation still
+		// appends one EMF document, a whole line.
+		waitFor(t, 30*time.Second, "the invocation of event "+ev.EventID+" in the processor log", func() bool {
 			b, _ := os.ReadFile(logPath)
-			return bytes.Contains(b, []byte(ev.EventID))
+			return len(b) > len(start) && bytes.HasSuffix(b, []byte("\n"))
 		})
 	}
 	sendAndWait(ls.Events[0])
