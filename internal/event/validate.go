@@ -2,6 +2,7 @@ package event
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"time"
 )
@@ -258,9 +259,18 @@ func checkTime(field string, t, now time.Time) *ValidationError {
 	if limit := now.Add(MaxClockSkew); t.After(limit) {
 		return invalid(ReasonFutureTime, field, fmt.Sprintf(
 			"%s %s is %s ahead of the processing clock %s: want at most %s in the future",
-			field, t.UTC().Format(time.RFC3339Nano), t.Sub(now), now.UTC().Format(time.RFC3339Nano), MaxClockSkew))
+			field, t.UTC().Format(time.RFC3339Nano), aheadOf(t, now), now.UTC().Format(time.RFC3339Nano), MaxClockSkew))
 	}
 	return nil
+}
+
+// aheadOf says how far t is past now. time.Sub saturates at about 292 years,
+// which would print as a meaningless "2562047h47m16.85s".
+func aheadOf(t, now time.Time) string {
+	if d := t.Sub(now); d < time.Duration(math.MaxInt64) {
+		return d.String()
+	}
+	return "more than 292 years"
 }
 
 // checkQuantities applies the cross-field rules once every quantity is known

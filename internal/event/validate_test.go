@@ -144,3 +144,20 @@ func TestLowerUUID(t *testing.T) {
 		}
 	}
 }
+
+// TestFutureTimeMessageFarAhead: a time beyond time.Sub's range is reported in
+// words, not as the saturated duration.
+func TestFutureTimeMessageFarAhead(t *testing.T) {
+	far := time.Date(2999, 1, 1, 0, 0, 0, 0, time.UTC)
+	verr := checkTime("transactTime", far, testNow)
+	if verr == nil || verr.Reason != ReasonFutureTime {
+		t.Fatalf("checkTime(2999) = %v, want %s", verr, ReasonFutureTime)
+	}
+	if !strings.Contains(verr.Message, "more than 292 years ahead") || strings.Contains(verr.Message, "2562047h") {
+		t.Errorf("message %q, want it to say more than 292 years ahead", verr.Message)
+	}
+	near := testNow.Add(MaxClockSkew + time.Hour)
+	if verr := checkTime("transactTime", near, testNow); verr == nil || !strings.Contains(verr.Message, "1h5m0s ahead") {
+		t.Errorf("checkTime(now+1h5m) = %v, want a message with 1h5m0s ahead", verr)
+	}
+}
