@@ -33,17 +33,7 @@ const (
 	secondary = "us-west-2"
 )
 
-func TestMain(m *testing.M) {
-	srv, err := motoserver.Start(context.Background(), "")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "cli tests:", err)
-		os.Exit(1)
-	}
-	motoEndpoint = srv.Endpoint
-	code := m.Run()
-	srv.Stop()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(motoserver.RunTests(m, "cli", &motoEndpoint)) }
 
 var envs atomic.Int64
 

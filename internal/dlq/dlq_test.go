@@ -23,17 +23,7 @@ import (
 
 var motoEndpoint string
 
-func TestMain(m *testing.M) {
-	srv, err := motoserver.Start(context.Background(), "")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "dlq tests:", err)
-		os.Exit(1)
-	}
-	motoEndpoint = srv.Endpoint
-	code := m.Run()
-	srv.Stop()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(motoserver.RunTests(m, "dlq", &motoEndpoint)) }
 
 func clients(t *testing.T) (*sqs.Client, *eventbridge.Client) {
 	t.Helper()

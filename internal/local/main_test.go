@@ -21,17 +21,7 @@ var motoEndpoint string
 
 const testRegion = "us-east-1"
 
-func TestMain(m *testing.M) {
-	srv, err := motoserver.Start(context.Background(), "")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "local tests:", err)
-		os.Exit(1)
-	}
-	motoEndpoint = srv.Endpoint
-	code := m.Run()
-	srv.Stop()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(motoserver.RunTests(m, "local", &motoEndpoint)) }
 
 // envs numbers the environments tests create, so names never collide.
 var envs atomic.Int64

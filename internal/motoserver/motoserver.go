@@ -175,3 +175,21 @@ func freePort() (int, error) {
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
+
+// Runner is what a test binary's TestMain is given: *testing.M.
+type Runner interface{ Run() int }
+
+// RunTests is the TestMain of a package whose tests share one moto server:
+// it starts the server, sets *endpoint to its URL, runs the tests and stops
+// the server. It returns the exit code for os.Exit; a moto_server that is
+// missing or does not start fails the package, saying why, under name.
+func RunTests(m Runner, name string, endpoint *string) int {
+	srv, err := Start(context.Background(), "")
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s tests: %v\n", name, err)
+		return 1
+	}
+	defer srv.Stop()
+	*endpoint = srv.Endpoint
+	return m.Run()
+}

@@ -51,17 +51,7 @@ const (
 	testFunctionName = "tap-test-processor"
 )
 
-func TestMain(m *testing.M) {
-	srv, err := motoserver.Start(context.Background(), "")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "processor tests:", err)
-		os.Exit(1)
-	}
-	motoEndpoint = srv.Endpoint
-	code := m.Run()
-	srv.Stop()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(motoserver.RunTests(m, "processor", &motoEndpoint)) }
 
 // awsConfig is an SDK config for endpoint (moto, a fault proxy or a closed
 // port) in testRegion.

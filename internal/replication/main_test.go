@@ -29,17 +29,7 @@ var tables atomic.Int64
 
 const east, west = "us-east-1", "us-west-2"
 
-func TestMain(m *testing.M) {
-	srv, err := motoserver.Start(context.Background(), "")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "replication tests:", err)
-		os.Exit(1)
-	}
-	motoEndpoint = srv.Endpoint
-	code := m.Run()
-	srv.Stop()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(motoserver.RunTests(m, "replication", &motoEndpoint)) }
 
 // replica returns SDK clients for region through endpoint.
 func replica(t testing.TB, endpoint, region string) Replica {

@@ -35,17 +35,7 @@ var tables atomic.Int64
 
 const testRegion = "us-east-1"
 
-func TestMain(m *testing.M) {
-	srv, err := motoserver.Start(context.Background(), "")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "store tests:", err)
-		os.Exit(1)
-	}
-	motoEndpoint = srv.Endpoint
-	code := m.Run()
-	srv.Stop()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(motoserver.RunTests(m, "store", &motoEndpoint)) }
 
 // newClient returns a DynamoDB client for endpoint (moto, or a proxy in front
 // of it), with the SDK's defaults unless opts change them.
