@@ -185,6 +185,10 @@ func (a *app) runDrills(ctx context.Context, cfg drill.Config, scenarios []drill
 		rep, err := drill.Run(ctx, c)
 		p.done()
 		if err != nil {
+			// The scenarios already finished keep their reports.
+			if asJSON && len(reports) > 0 {
+				_ = writeJSON(a.env.Stdout, reports)
+			}
 			return fmt.Errorf("drill %s: %w", s, err)
 		}
 		reports = append(reports, rep)
