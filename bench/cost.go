@@ -289,7 +289,10 @@ func OneRegionBill(name string, p Prices, dep Deployment, a PassCost, measured b
 // both replicas: the execution, the state's share and its index entry, with
 // PITR.
 func StorageMonth(p Prices, sz ItemSizes, orders, events int) float64 {
-	perEvent := sz.Execution + (sz.State*2)*float64(orders)/float64(max(events, 1)) + 2*100 // 100 B item overhead
+	// DynamoDB adds 100 B of overhead per item: the execution item is one per
+	// event, the state item and its index entry one each per order.
+	const overhead = 100
+	perEvent := sz.Execution + overhead + (sz.State+overhead)*2*float64(orders)/float64(max(events, 1))
 	gb := 1e6 * perEvent / (1 << 30)
 	return 2 * gb * (p.StorageGBMonth + p.PITRGBMonth)
 }

@@ -46,6 +46,10 @@ func (s *Store) ApplyReplicated(ctx context.Context, r *event.ExecutionReport) (
 	return s.Apply(ctx, r)
 }
 
+// readFirstLimit is how many items the read-first Query returns at most:
+// this event's execution, up to six higher ones and the state.
+const readFirstLimit = 8
+
 // shownApplied reports whether an eventually consistent read of r's order
 // shows r's execution recorded with r's eventId and the state at or above the
 // highest execution it read.
@@ -64,6 +68,10 @@ func (s *Store) shownApplied(ctx context.Context, r *event.ExecutionReport) (boo
 			":hi": str(stateSK),
 		},
 		ConsistentRead: boolPtr(false),
+		// Bounded, so a copy processed late in a long order (many higher
+		// executions) never reads more than about 4 KB: past the limit the
+		// read decides nothing (LastEvaluatedKey) and the writes decide.
+		Limit: int32Ptr(readFirstLimit),
 	})
 	if err != nil {
 		return false, fmt.Errorf("store: read order %s from seq %d: %w", r.OrderID, r.Seq, err)
