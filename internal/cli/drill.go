@@ -50,7 +50,7 @@ func (f *drillFlags) register(cmd *cobra.Command, drillOnly bool) {
 		fl.DurationVar(&f.cooldown, "cooldown", 0, "load after recovery (default 2 periods)")
 		fl.Uint64Var(&f.seed, "seed", 0, "load generator seed, to repeat a run (default: from the clock)")
 		fl.DurationVar(&f.phaseTimeout, "phase-timeout", 90*time.Second, "longest wait for routing to move, replication to catch up, or the pipeline to quiesce")
-		fl.IntVar(&f.concurrency, "concurrency", 16, "events each region's processor handles at once (Lambda scales out; too few slots held by retries read as an outage)")
+		fl.IntVar(&f.concurrency, "concurrency", 64, "events each region's processor handles at once (Lambda scales out; too few slots held by retries read as an outage)")
 		fl.StringVar(&f.processorLog, "processor-log", "", "file for both processors' JSON logs; - for stderr (default: discarded)")
 	} else {
 		fl.StringVar(&f.regions, "regions", "", "PRIMARY,SECONDARY: run two regions behind a local global endpoint (e.g. "+regions+")")

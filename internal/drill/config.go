@@ -57,7 +57,7 @@ type Config struct {
 	// (2 periods; processor failure: N+2); Cooldown the load after
 	// recovery (2 periods).
 	Warmup, Outage, Cooldown time.Duration
-	// Concurrency is each region's invoker concurrency (16). Health measures
+	// Concurrency is each region's invoker concurrency (64). Health measures
 	// ingestion to invocation start, and Lambda scales out rather than let
 	// events wait for a busy instance: too few local slots, all held by
 	// events in retries, would read as a regional outage.
@@ -123,7 +123,7 @@ func (c Config) withDefaults() Config {
 	def(&c.Outage, 2*c.Period)
 	def(&c.Cooldown, 2*c.Period)
 	if c.Concurrency == 0 {
-		c.Concurrency = 16
+		c.Concurrency = 64
 	}
 	if c.Seed == 0 {
 		c.Seed = uint64(time.Now().UnixNano())

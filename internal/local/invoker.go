@@ -291,7 +291,7 @@ func (v *Invoker) poll(ctx, work context.Context, slots chan struct{}, wg *sync.
 				defer wg.Done()
 				defer func() { <-slots }()
 				defer v.inFlight.Add(-1)
-				v.settle(v.handle(work, m))
+				v.settle(v.handle(work, m, func(d time.Duration) bool { return backoff(work, slots, d) }))
 			}()
 		}
 	}
@@ -325,7 +325,32 @@ func (v *Invoker) visibility() int32 {
 }
 
 // handle invokes one event to its end.
-func (v *Invoker) handle(work context.Context, m sqstypes.Message) Result {
+// backoff waits d before a retry without holding the caller's invocation
+// slot, and takes a slot again before it returns (the caller still releases
+// one when it ends). Lambda queues an asynchronous retry rather than keeping
+// its concurrency, so events waiting for a retry must not keep new events
+// from starting: that would raise ingestion-to-invocation latency, which
+// drives the endpoint's health, on a processor failure that must not fail
+// over. It reports false when work ended during the wait.
+func backoff(work context.Context, slots chan struct{}, d time.Duration) bool {
+	<-slots
+	t := time.NewTimer(d)
+	defer t.Stop()
+	ok := true
+	select {
+	case <-t.C:
+	case <-work.Done():
+		ok = false
+	}
+	// Blocking is fine after work ended too: every other invocation then
+	// ends and gives its slot back, and polling has stopped.
+	slots <- struct{}{}
+	return ok
+}
+
+// handle invokes one event to its end; wait waits before a retry, reporting
+// false if the invoker is shutting down.
+func (v *Invoker) handle(work context.Context, m sqstypes.Message, wait func(time.Duration) bool) Result {
 	raw := json.RawMessage(aws.ToString(m.Body))
 	res := Result{MessageID: aws.ToString(m.MessageId), EventID: eventIDOf(raw)}
 	enqueued := v.cfg.Now()
@@ -366,9 +391,7 @@ func (v *Invoker) handle(work context.Context, m sqstypes.Message) Result {
 			res.Condition = dlq.ConditionRetriesExhausted
 			break
 		}
-		select {
-		case <-time.After(v.cfg.RetryBackoff << (res.Invokes - 1)):
-		case <-work.Done():
+		if !wait(v.cfg.RetryBackoff << (res.Invokes - 1)) {
 			res.Outcome = OutcomeUnfinished
 			return res
 		}
