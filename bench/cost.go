@@ -241,14 +241,19 @@ func gbSeconds(billed time.Duration, memoryMB int) float64 {
 	return billed.Seconds() * float64(memoryMB) / 1024
 }
 
+// lambdaGBs is Lambda's price per GB-second for arch.
+func (p Prices) lambdaGBs(arch string) float64 {
+	if arch != "arm64" {
+		return p.LambdaX86GBs
+	}
+	return p.LambdaArmGBs
+}
+
 // TwoRegionBill prices a design that processes every event in both regions:
 // a is the publishing region's pass, b the other's.
 func TwoRegionBill(name string, p Prices, dep Deployment, a, b PassCost, measured bool) Bill {
 	const m = 1e6
-	gbPrice := p.LambdaArmGBs
-	if dep.Arch != "arm64" {
-		gbPrice = p.LambdaX86GBs
-	}
+	gbPrice := p.lambdaGBs(dep.Arch)
 	return Bill{Name: name, Lines: []Line{
 		{LineEventsPublished, "1 per event", p.EventsPerM, false},
 		{LineEventsReplicated, "1 per event", p.ReplicatedPerM, false},
@@ -267,10 +272,7 @@ func TwoRegionBill(name string, p Prices, dep Deployment, a, b PassCost, measure
 // write (replicated to the table's second replica), its logs and traces.
 func OneRegionBill(name string, p Prices, dep Deployment, a PassCost, measured bool) Bill {
 	const m = 1e6
-	gbPrice := p.LambdaArmGBs
-	if dep.Arch != "arm64" {
-		gbPrice = p.LambdaX86GBs
-	}
+	gbPrice := p.lambdaGBs(dep.Arch)
 	return Bill{Name: name, Lines: []Line{
 		{LineEventsPublished, "1 per event", p.EventsPerM, false},
 		{LineEventsReplicated, "none: one bus", 0, false},

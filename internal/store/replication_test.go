@@ -284,22 +284,7 @@ func TestI3ReplicasConvergeToTheHighestSeq(t *testing.T) {
 			}
 			s.drain()
 
-			for _, l := range ls {
-				got := s.state(l.OrderID)
-				want := wantState(l.Last())
-				for i, r := range s.regions {
-					if !reflect.DeepEqual(got[i], want) {
-						t.Errorf("%s: order %s state seq %d (%s), want seq %d (%s)",
-							r.name, l.OrderID, got[i].LastSeq, got[i].LastEventID, want.LastSeq, want.LastEventID)
-					}
-				}
-				for _, r := range s.regions {
-					checkOrder(t, New(r.direct, r.table, r.name, nil), l.Events)
-				}
-			}
-			if counts[Conflict] != 0 {
-				t.Errorf("%d conflicts in streams of the same events", counts[Conflict])
-			}
+			s.checkConverged(t, ls, counts)
 			t.Logf("outcomes %v, %d repairs, replication: %d applied, %d discarded as older",
 				counts, repairs, s.delivered, s.discarded)
 		})
@@ -411,22 +396,7 @@ func TestI3StaleReadFirst(t *testing.T) {
 			}
 			s.drain()
 
-			for _, l := range ls {
-				got := s.state(l.OrderID)
-				want := wantState(l.Last())
-				for i, r := range s.regions {
-					if !reflect.DeepEqual(got[i], want) {
-						t.Errorf("%s: order %s state seq %d (%s), want seq %d (%s)",
-							r.name, l.OrderID, got[i].LastSeq, got[i].LastEventID, want.LastSeq, want.LastEventID)
-					}
-				}
-				for _, r := range s.regions {
-					checkOrder(t, New(r.direct, r.table, r.name, nil), l.Events)
-				}
-			}
-			if counts[Conflict] != 0 {
-				t.Errorf("%d conflicts in streams of the same events", counts[Conflict])
-			}
+			s.checkConverged(t, ls, counts)
 			if readOnly == 0 {
 				t.Errorf("no delivery was decided by the read: the read-first path was not exercised")
 			}
@@ -488,5 +458,28 @@ func (s *sim) catchUp(region int) {
 	r := s.regions[region]
 	for len(r.lag) > 0 {
 		s.follow(r, 0)
+	}
+}
+
+// checkConverged checks I1 and I3 after drain: in both replicas every order's
+// state is its highest seq's and its executions are all there, and streams of
+// the same events produced no conflict.
+func (s *sim) checkConverged(t *testing.T, ls []gen.Lifecycle, counts map[Outcome]int) {
+	t.Helper()
+	for _, l := range ls {
+		got := s.state(l.OrderID)
+		want := wantState(l.Last())
+		for i, r := range s.regions {
+			if !reflect.DeepEqual(got[i], want) {
+				t.Errorf("%s: order %s state seq %d (%s), want seq %d (%s)",
+					r.name, l.OrderID, got[i].LastSeq, got[i].LastEventID, want.LastSeq, want.LastEventID)
+			}
+		}
+		for _, r := range s.regions {
+			checkOrder(t, New(r.direct, r.table, r.name, nil), l.Events)
+		}
+	}
+	if counts[Conflict] != 0 {
+		t.Errorf("%d conflicts in streams of the same events", counts[Conflict])
 	}
 }
