@@ -233,3 +233,13 @@ func rat(d event.Decimal) *big.Rat {
 }
 
 func itoa(i int64) string { return strconv.FormatInt(i, 10) }
+
+func TestWithEvents(t *testing.T) {
+	l, ok := WithEvents(41, 5)
+	if !ok || len(l.Events) < 5 {
+		t.Errorf("WithEvents(41, 5) = %d events, %v; want at least 5, true", len(l.Events), ok)
+	}
+	if _, ok := WithEvents(41, 1000); ok {
+		t.Error("WithEvents(41, 1000) found an order of 1000 events; want false")
+	}
+}

@@ -74,6 +74,18 @@ func Events(ls []Lifecycle) []event.ExecutionReport {
 	return all
 }
 
+// WithEvents returns the first of seed's first 50 lifecycles with at least n
+// events, for a test or a scenario that needs an order that long; false if
+// none is.
+func WithEvents(seed uint64, n int) (Lifecycle, bool) {
+	for _, l := range Lifecycles(seed, 50, Options{}) {
+		if len(l.Events) >= n {
+			return l, true
+		}
+	}
+	return Lifecycle{}, false
+}
+
 // Lifecycles generates orders lifecycles from seed. Order i depends only on
 // seed and i, so a smaller count gives a prefix of a larger one. Order IDs
 // embed the seed: two seeds never share an order.

@@ -254,13 +254,11 @@ func wantState(r event.ExecutionReport) store.OrderState {
 // lifecycle is the first generated lifecycle of seed with at least n events.
 func lifecycle(t testing.TB, seed uint64, n int) gen.Lifecycle {
 	t.Helper()
-	for _, l := range gen.Lifecycles(seed, 50, gen.Options{}) {
-		if len(l.Events) >= n {
-			return l
-		}
+	l, ok := gen.WithEvents(seed, n)
+	if !ok {
+		t.Fatalf("no lifecycle of seed %d has %d events", seed, n)
 	}
-	t.Fatalf("no lifecycle of seed %d has %d events", seed, n)
-	return gen.Lifecycle{}
+	return l
 }
 
 // reportEvent is r as EventBridge delivers it to the processor.

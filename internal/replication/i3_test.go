@@ -78,13 +78,11 @@ func (r *region) stateSeq(t *testing.T, orderID string) int64 {
 // lifecycle returns a generated order with at least n events.
 func lifecycle(t *testing.T, seed uint64, n int) gen.Lifecycle {
 	t.Helper()
-	for _, l := range gen.Lifecycles(seed, 50, gen.Options{}) {
-		if len(l.Events) >= n {
-			return l
-		}
+	l, ok := gen.WithEvents(seed, n)
+	if !ok {
+		t.Fatalf("no lifecycle of seed %d has %d events", seed, n)
 	}
-	t.Fatalf("no lifecycle of seed %d has %d events", seed, n)
-	return gen.Lifecycle{}
+	return l
 }
 
 // TestI3RollbackByReplicationIsRepaired reproduces, with the real store and

@@ -61,13 +61,11 @@ func checkOrder(t *testing.T, st *Store, events []event.ExecutionReport) {
 // longLifecycle is the first lifecycle of seed with at least n events.
 func longLifecycle(t *testing.T, seed uint64, n int) gen.Lifecycle {
 	t.Helper()
-	for _, l := range gen.Lifecycles(seed, 50, gen.Options{}) {
-		if len(l.Events) >= n {
-			return l
-		}
+	l, ok := gen.WithEvents(seed, n)
+	if !ok {
+		t.Fatalf("no lifecycle of seed %d has %d events", seed, n)
 	}
-	t.Fatalf("no lifecycle of seed %d has %d events", seed, n)
-	return gen.Lifecycle{}
+	return l
 }
 
 func TestApplyClassifiesEveryOutcome(t *testing.T) {
