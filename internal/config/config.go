@@ -70,6 +70,13 @@ type Config struct {
 	ArchiveRetentionDays int
 	// LogLevel is the processor's POWERTOOLS_LOG_LEVEL. Default INFO.
 	LogLevel string
+	// DLQRetention is how long both dead-letter queues keep a message.
+	// Default 14 days, the SQS maximum.
+	DLQRetention time.Duration
+	// HealthCheckInsufficientData is the Route 53 health check's
+	// InsufficientDataHealthStatus: what the endpoint's primary counts as
+	// while its alarm cannot be evaluated. Default Unhealthy (DESIGN §1).
+	HealthCheckInsufficientData string
 	// Warnings are problems that do not stop synthesis (e.g. a defaulted alert
 	// email); the entrypoint prints them on stderr.
 	Warnings []string

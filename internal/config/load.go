@@ -35,6 +35,8 @@ const (
 	KeyLogRetentionDays             = "tap:logRetentionDays"
 	KeyArchiveRetentionDays         = "tap:archiveRetentionDays"
 	KeyLogLevel                     = "tap:logLevel"
+	KeyDLQRetentionDays             = "tap:dlqRetentionDays"
+	KeyHealthCheckInsufficientData  = "tap:healthCheckInsufficientData"
 )
 
 // Environment variables for the settings that say where to deploy. Context wins
@@ -64,10 +66,16 @@ const (
 	maxMemoryMB            = 10240     //
 	maxTimeoutSeconds      = 900       // Lambda Timeout
 	maxReservedConcurrency = 1_000_000 // far above any account quota; Lambda enforces the real one
+	minDLQRetentionDays    = 1         // SQS MessageRetentionPeriod: 60 s to 14 days, in whole days here
+	maxDLQRetentionDays    = 14        //
 )
 
 // LogRetentionValues are the retention periods CloudWatch Logs accepts, in days.
 var LogRetentionValues = []int{1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}
+
+// InsufficientDataHealthStatuses are the values Route 53 accepts for a
+// CLOUDWATCH_METRIC health check's InsufficientDataHealthStatus.
+var InsufficientDataHealthStatuses = []string{"Healthy", "Unhealthy", "LastKnownStatus"}
 
 // LogLevels are the processor log levels (POWERTOOLS_LOG_LEVEL).
 var LogLevels = []string{"DEBUG", "INFO", "WARN", "ERROR"}
@@ -97,6 +105,11 @@ func Defaults() Config {
 		LogRetentionDays:     30,
 		ArchiveRetentionDays: 90,
 		LogLevel:             "INFO",
+		DLQRetention:         maxDLQRetentionDays * 24 * time.Hour,
+		// Unhealthy, so the endpoint fails over when the primary's
+		// CloudWatch cannot evaluate the alarm in a regional outage (the
+		// evidence is in DESIGN §1).
+		HealthCheckInsufficientData: "Unhealthy",
 	}
 }
 
@@ -128,6 +141,8 @@ func Load(context map[string]any, env map[string]string) (Config, error) {
 	c.LogRetentionDays = r.integer(KeyLogRetentionDays, c.LogRetentionDays)
 	c.ArchiveRetentionDays = r.integer(KeyArchiveRetentionDays, c.ArchiveRetentionDays)
 	c.LogLevel = strings.ToUpper(r.str(KeyLogLevel, "", c.LogLevel))
+	c.DLQRetention = time.Duration(r.integer(KeyDLQRetentionDays, int(c.DLQRetention/(24*time.Hour)))) * 24 * time.Hour
+	c.HealthCheckInsufficientData = r.str(KeyHealthCheckInsufficientData, "", c.HealthCheckInsufficientData)
 
 	if c.AlertEmail == "" {
 		c.AlertEmail = PlaceholderAlertEmail
@@ -201,6 +216,10 @@ func (c Config) validate() []error {
 	}
 	if c.ArchiveRetentionDays < 0 {
 		bad("%s=%d: must be 0 (keep forever) or a positive number of days", KeyArchiveRetentionDays, c.ArchiveRetentionDays)
+	}
+	inRange(KeyDLQRetentionDays, int(c.DLQRetention/(24*time.Hour)), minDLQRetentionDays, maxDLQRetentionDays, " days (SQS retention limit)")
+	if !slices.Contains(InsufficientDataHealthStatuses, c.HealthCheckInsufficientData) {
+		bad("%s=%q: must be one of %s (Route 53's InsufficientDataHealthStatus)", KeyHealthCheckInsufficientData, c.HealthCheckInsufficientData, strings.Join(InsufficientDataHealthStatuses, ", "))
 	}
 	if !slices.Contains(LogLevels, c.LogLevel) {
 		bad("%s=%q: must be one of %s", KeyLogLevel, c.LogLevel, strings.Join(LogLevels, ", "))

@@ -1,0 +1,159 @@
+// Package deployspec is the one definition of every value that decides how
+// the deployed pipeline behaves: the rule's event pattern and target retry
+// policy, the function's timeout and asynchronous retries, the dead-letter
+// queues' retention, the table's keys, index, billing and stream, the health
+// alarm and the Route 53 health check on it, and the heartbeat's rate. It is
+// computed from the validated configuration (internal/config). The CDK
+// constructs build from it, and the two-region twin (internal/twin) runs on
+// it, scaled in time; a test (internal/stacks) walks the synthesized
+// templates and holds every value here equal to the template's, so the twin
+// rehearses what deploys (DESIGN §8.1).
+package deployspec
+
+import (
+	"time"
+
+	"github.com/tap-trading/tap/internal/config"
+	"github.com/tap-trading/tap/internal/names"
+	"github.com/tap-trading/tap/internal/schema"
+)
+
+// Spec is the deployed behaviour of one environment.
+type Spec struct {
+	Names              names.Names
+	Primary, Secondary string
+	Table              Table
+	Rule               Rule
+	Target             TargetRetryPolicy
+	Function           Function
+	DLQ                DeadLetterQueue
+	HealthAlarm        Alarm
+	HealthCheck        HealthCheck
+	Heartbeat          Heartbeat
+}
+
+// Table is the orders global table.
+type Table struct {
+	Name string
+	// Keys are the key schema and the global secondary indexes.
+	Keys schema.Table
+	// IndexProjection is every index's ProjectionType.
+	IndexProjection string
+	// Billing is the table's BillingMode: PAY_PER_REQUEST or PROVISIONED.
+	Billing string
+	// StreamViewType is the replicas' stream view (global tables replicate
+	// through a NEW_AND_OLD_IMAGES stream).
+	StreamViewType string
+}
+
+// Rule is the processor rule.
+type Rule struct {
+	Name string
+	// Pattern is the rule's whole event pattern.
+	Pattern map[string][]string
+}
+
+// TargetRetryPolicy is the processor target's EventBridge retry policy; an
+// event still undelivered after it goes to the delivery DLQ.
+type TargetRetryPolicy struct {
+	MaximumRetryAttempts int
+	MaximumEventAge      time.Duration
+}
+
+// Function is the processor Lambda function.
+type Function struct {
+	Name    string
+	Timeout time.Duration
+	// AsyncRetryAttempts and AsyncMaxEventAge are its event invoke config.
+	AsyncRetryAttempts int
+	AsyncMaxEventAge   time.Duration
+}
+
+// DeadLetterQueue is both dead-letter queues' settings.
+type DeadLetterQueue struct {
+	Retention time.Duration
+}
+
+// Alarm is a CloudWatch metric alarm, in CloudFormation's terms.
+type Alarm struct {
+	Name, Namespace, MetricName, Statistic string
+	Period                                 time.Duration
+	EvaluationPeriods, DatapointsToAlarm   int
+	// Threshold is in the metric's unit (milliseconds for the health alarm).
+	Threshold float64
+	// ComparisonOperator is CloudFormation's, e.g. GreaterThanThreshold.
+	ComparisonOperator string
+	// TreatMissingData is breaching, notBreaching, ignore or missing.
+	TreatMissingData string
+}
+
+// HealthCheck is the Route 53 health check the endpoint's primary uses.
+type HealthCheck struct {
+	// Type is CLOUDWATCH_METRIC.
+	Type string
+	// InsufficientDataHealthStatus is Healthy, Unhealthy or LastKnownStatus.
+	InsufficientDataHealthStatus string
+}
+
+// Heartbeat is the heartbeat schedule of each region.
+type Heartbeat struct {
+	Name string
+	// Rate is the schedule's rate.
+	Rate time.Duration
+}
+
+// Values fixed by the design rather than by configuration.
+const (
+	// HealthMetricNamespace and HealthMetricName are EventBridge's metric the
+	// health alarm watches, with no dimensions (every rule of the region).
+	HealthMetricNamespace = "AWS/Events"
+	HealthMetricName      = "IngestionToInvocationStartLatency"
+	// HealthCheckType is Route 53's type for a health check on an alarm.
+	HealthCheckType = "CLOUDWATCH_METRIC"
+	// StreamViewNewAndOldImages is the stream view global tables use.
+	StreamViewNewAndOldImages = "NEW_AND_OLD_IMAGES"
+	// ProjectionAll projects every attribute into an index.
+	ProjectionAll = "ALL"
+)
+
+// The health alarm of AWS's global-endpoint template (EventBridge User
+// Guide, "Setting up the Route 53 health check for EventBridge global
+// endpoints"): the Average of IngestionToInvocationStartLatency over 60 s
+// above 30 s for 5 of 5 periods. Missing data breaches: the heartbeat keeps
+// the metric alive, so silence means the region is not invoking anything.
+const (
+	HealthAlarmPeriod    = time.Minute
+	HealthAlarmPeriods   = 5
+	HealthAlarmThreshold = 30 * time.Second
+)
+
+// For returns the deployed behaviour of cfg.
+func For(cfg config.Config) Spec {
+	n := cfg.Names()
+	billing := "PAY_PER_REQUEST"
+	if cfg.BillingMode == config.Provisioned {
+		billing = "PROVISIONED"
+	}
+	return Spec{
+		Names: n, Primary: cfg.PrimaryRegion, Secondary: cfg.SecondaryRegion,
+		Table: Table{
+			Name: n.Table(), Keys: schema.Orders(), IndexProjection: ProjectionAll,
+			Billing: billing, StreamViewType: StreamViewNewAndOldImages,
+		},
+		Rule:   Rule{Name: n.ProcessorRule(), Pattern: schema.ProcessorPattern()},
+		Target: TargetRetryPolicy{MaximumRetryAttempts: cfg.TargetRetryAttempts, MaximumEventAge: cfg.TargetMaxEventAge},
+		Function: Function{
+			Name: n.Processor(), Timeout: cfg.ProcessorTimeout,
+			AsyncRetryAttempts: cfg.AsyncRetryAttempts, AsyncMaxEventAge: cfg.AsyncMaxEventAge,
+		},
+		DLQ: DeadLetterQueue{Retention: cfg.DLQRetention},
+		HealthAlarm: Alarm{
+			Name: n.HealthAlarm(), Namespace: HealthMetricNamespace, MetricName: HealthMetricName, Statistic: "Average",
+			Period: HealthAlarmPeriod, EvaluationPeriods: HealthAlarmPeriods, DatapointsToAlarm: HealthAlarmPeriods,
+			Threshold:          float64(HealthAlarmThreshold / time.Millisecond),
+			ComparisonOperator: "GreaterThanThreshold", TreatMissingData: "breaching",
+		},
+		HealthCheck: HealthCheck{Type: HealthCheckType, InsufficientDataHealthStatus: cfg.HealthCheckInsufficientData},
+		Heartbeat:   Heartbeat{Name: n.HeartbeatSchedule(), Rate: time.Minute},
+	}
+}
