@@ -13,6 +13,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"time"
 )
 
 // Mode is how a cut region looks to its clients.
@@ -66,6 +67,7 @@ type Proxy struct {
 	conns  map[*link]struct{}
 	held   map[net.Conn]struct{} // hung connections, reset on Heal
 	cuts   int
+	delay  time.Duration // added before each chunk a client sends: a slow region
 	closed bool
 	wg     sync.WaitGroup
 }
@@ -127,6 +129,23 @@ func (p *Proxy) Heal() {
 		reset(c)
 		delete(p.held, c)
 	}
+}
+
+// Slow delays every request through the proxy by d (0 restores full
+// speed): a region that answers, late — a brownout, not an outage. The
+// delay is added before each chunk a client sends, so a request and its
+// answer take at least d longer, on new and pooled connections alike.
+func (p *Proxy) Slow(d time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.delay = max(d, 0)
+}
+
+// Delay is the current added delay.
+func (p *Proxy) Delay() time.Duration {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.delay
 }
 
 // Mode is the current cut mode, or 0 while the path is up.
@@ -210,7 +229,7 @@ func (p *Proxy) serve(c net.Conn) {
 	p.mu.Unlock()
 
 	done := make(chan struct{}, 2)
-	go func() { _, _ = io.Copy(up, c); done <- struct{}{} }()
+	go func() { _, _ = io.Copy(up, &slowReader{r: c, p: p}); done <- struct{}{} }()
 	go func() { _, _ = io.Copy(c, up); done <- struct{}{} }()
 	<-done
 	p.mu.Lock()
@@ -231,4 +250,20 @@ func reset(c net.Conn) {
 		_ = tcp.SetLinger(0)
 	}
 	_ = c.Close()
+}
+
+// slowReader delays each read from a client by the proxy's current delay.
+type slowReader struct {
+	r io.Reader
+	p *Proxy
+}
+
+func (s *slowReader) Read(b []byte) (int, error) {
+	n, err := s.r.Read(b)
+	if n > 0 {
+		if d := s.p.Delay(); d > 0 {
+			time.Sleep(d)
+		}
+	}
+	return n, err
 }

@@ -112,3 +112,31 @@ func TestParseMode(t *testing.T) {
 		t.Errorf("ParseMode(drop) error = %v, want the allowed values", err)
 	}
 }
+
+func TestSlowDelaysEveryRequestUntilRestored(t *testing.T) {
+	p := counter(t)
+	// One client throughout: its pooled connection must be slowed too.
+	c := &http.Client{Transport: &http.Transport{}}
+	timed := func() (time.Duration, error) {
+		start := time.Now()
+		_, err := get(c, p.URL, 5*time.Second)
+		return time.Since(start), err
+	}
+	if _, err := timed(); err != nil {
+		t.Fatalf("before: %v", err)
+	}
+	p.Slow(300 * time.Millisecond)
+	for range 2 {
+		if d, err := timed(); err != nil || d < 300*time.Millisecond {
+			t.Errorf("slowed: %s, %v; want at least 300ms and an answer", d, err)
+		}
+	}
+	if p.IsCut() {
+		t.Error("a slow proxy reports itself cut")
+	}
+	p.Slow(0)
+	// Restored: no longer delayed (an answer within the delay that applied).
+	if d, err := timed(); err != nil || d >= 300*time.Millisecond {
+		t.Errorf("restored: %s, %v; want an answer sooner than the delay", d, err)
+	}
+}
