@@ -67,6 +67,10 @@ type Config struct {
 	// RetryDelay is the wait after a failed replication attempt. Default
 	// 200 ms.
 	RetryDelay time.Duration
+	// ReplicationMaxAge, if positive, is how long after acceptance an
+	// undelivered replication is given up (the managed rule's retry
+	// policy); Counts.Expired counts them.
+	ReplicationMaxAge time.Duration
 	// OnAccept and OnReplicated, if set, are told of every accepted event
 	// and every completed replication (one call at a time per source
 	// region).
@@ -90,8 +94,9 @@ type Accepted struct {
 type Replicated struct {
 	EventID  string
 	From, To string
-	// AcceptedAt and At give the replication delay.
-	AcceptedAt, At time.Time
+	// AcceptedAt and At give the replication delay; FirstAttempt is when
+	// delivery was first tried (the managed rule's invocation start).
+	AcceptedAt, FirstAttempt, At time.Time
 	// Attempts counts delivery attempts (1 when nothing was in the way).
 	Attempts int
 }
@@ -111,6 +116,7 @@ type Endpoint struct {
 	calls   int
 	entries int
 	failed  int
+	expired int
 }
 
 // Start serves the endpoint on a free loopback port and starts replication.
@@ -179,13 +185,15 @@ func (e *Endpoint) Pending() map[string]int {
 // Counts are the endpoint's totals.
 type Counts struct {
 	Calls, Entries, FailedEntries int
+	// Expired counts replications given up after ReplicationMaxAge.
+	Expired int
 }
 
 // Counts returns the totals so far.
 func (e *Endpoint) Counts() Counts {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return Counts{Calls: e.calls, Entries: e.entries, FailedEntries: e.failed}
+	return Counts{Calls: e.calls, Entries: e.entries, FailedEntries: e.failed, Expired: e.expired}
 }
 
 // Wire shapes of PutEvents (JSON 1.1).

@@ -81,11 +81,11 @@ type fixture struct {
 	replicas []Replicated
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t *testing.T, opts ...func(*Config)) *fixture {
 	t.Helper()
 	f := &fixture{a: &bus{name: "us-east-1"}, b: &bus{name: "us-west-2"}}
 	f.healthy.Store(true)
-	ep, err := Start(Config{
+	cfg := Config{
 		Primary: f.a.region(), Secondary: f.b.region(),
 		PrimaryHealthy: f.healthy.Load,
 		RetryDelay:     10 * time.Millisecond,
@@ -99,7 +99,11 @@ func newFixture(t *testing.T) *fixture {
 			defer f.mu.Unlock()
 			f.replicas = append(f.replicas, r)
 		},
-	})
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	ep, err := Start(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -250,5 +254,27 @@ func TestBatchLimitAndOtherOperations(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusBadRequest || resp.Header.Get("X-Amzn-ErrorType") != "UnknownOperationException" {
 		t.Errorf("no target: HTTP %d %s, want 400 UnknownOperationException", resp.StatusCode, resp.Header.Get("X-Amzn-ErrorType"))
+	}
+}
+
+func TestReplicationGivenUpAfterTheManagedRulesMaxAge(t *testing.T) {
+	f := newFixture(t, func(c *Config) { c.ReplicationMaxAge = 150 * time.Millisecond })
+	f.b.down.Store(true) // the destination refuses every delivery
+	f.put(t, `{"n":1}`)
+	eventually(t, "the replication to expire", func() bool { return f.ep.Counts().Expired == 1 })
+	if p := f.ep.Pending()["us-east-1"]; p != 0 {
+		t.Errorf("pending %d after expiry, want 0", p)
+	}
+	f.b.down.Store(false)
+	f.put(t, `{"n":2}`)
+	eventually(t, "the next replication", func() bool { _, d := f.b.counts(); return d == 1 })
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	r := f.replicas[len(f.replicas)-1]
+	if r.FirstAttempt.IsZero() || r.FirstAttempt.Before(r.AcceptedAt) || r.At.Before(r.FirstAttempt) {
+		t.Errorf("replicated %+v: want accepted ≤ first attempt ≤ delivered", r)
+	}
+	if string(f.b.delivered[0].Detail) != `{"n":2}` {
+		t.Errorf("delivered %s, want only the second event (the first expired)", f.b.delivered[0].Detail)
 	}
 }

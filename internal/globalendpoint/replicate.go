@@ -13,6 +13,9 @@ type pending struct {
 	env        event.Envelope
 	acceptedAt time.Time
 	attempts   int
+	// firstAttempt is when delivery was first attempted: the managed
+	// rule's invocation start.
+	firstAttempt time.Time
 }
 
 // queue holds the replications sourced from one region, in acceptance order.
@@ -52,6 +55,16 @@ func (q *queue) head() (pending, bool) {
 	return q.items[0], true
 }
 
+// attempt marks the head's first delivery attempt at t and returns it.
+func (q *queue) attempt(t time.Time) pending {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.items[0].firstAttempt.IsZero() {
+		q.items[0].firstAttempt = t
+	}
+	return q.items[0]
+}
+
 // done drops the head, or counts a failed attempt on it.
 func (q *queue) done(ok bool) {
 	q.mu.Lock()
@@ -63,9 +76,19 @@ func (q *queue) done(ok bool) {
 	}
 }
 
+// drop removes the head without delivering it.
+func (q *queue) drop() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.items = q.items[1:]
+}
+
 // replicate delivers q's events to the other region, in order, each no
 // earlier than ReplicationLag after its acceptance and only while the
-// source region is reachable.
+// source region is reachable. An event still undelivered ReplicationMaxAge
+// after its acceptance is dropped, as EventBridge drops an event whose
+// target retry policy is exhausted and that has no DLQ (the managed rule
+// has none): it stays applied in the region that accepted it only.
 func (e *Endpoint) replicate(ctx context.Context, q *queue) {
 	for {
 		p, ok := q.head()
@@ -91,6 +114,14 @@ func (e *Endpoint) replicate(ctx context.Context, q *queue) {
 				return
 			}
 		}
+		if e.cfg.ReplicationMaxAge > 0 && e.cfg.Now().Sub(p.acceptedAt) > e.cfg.ReplicationMaxAge {
+			q.drop()
+			e.mu.Lock()
+			e.expired++
+			e.mu.Unlock()
+			continue
+		}
+		p = q.attempt(e.cfg.Now())
 		dctx, cancel := context.WithTimeout(ctx, e.cfg.ForwardTimeout)
 		err := q.dst.Deliver(dctx, p.env)
 		cancel()
@@ -110,7 +141,7 @@ func (e *Endpoint) replicate(ctx context.Context, q *queue) {
 		if e.cfg.OnReplicated != nil {
 			e.cfg.OnReplicated(Replicated{
 				EventID: p.env.ID, From: q.src.Name, To: q.dst.Name,
-				AcceptedAt: p.acceptedAt, At: e.cfg.Now(), Attempts: p.attempts + 1,
+				AcceptedAt: p.acceptedAt, FirstAttempt: p.firstAttempt, At: e.cfg.Now(), Attempts: p.attempts + 1,
 			})
 		}
 	}
