@@ -109,11 +109,11 @@ func newFixture(t *testing.T, opts ...func(*Config)) *fixture {
 	}
 	t.Cleanup(func() { ep.Close() })
 	f.ep = ep
-	cfg, err := awslocal.Config(context.Background(), ep.URL, "us-east-1")
+	sdk, err := awslocal.Config(context.Background(), ep.URL, "us-east-1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.client = eventbridge.NewFromConfig(cfg, func(o *eventbridge.Options) { o.RetryMaxAttempts = 1 })
+	f.client = eventbridge.NewFromConfig(sdk, func(o *eventbridge.Options) { o.RetryMaxAttempts = 1 })
 	return f
 }
 
