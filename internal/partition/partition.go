@@ -67,7 +67,7 @@ type Proxy struct {
 	conns  map[*link]struct{}
 	held   map[net.Conn]struct{} // hung connections, reset on Heal
 	cuts   int
-	delay  time.Duration // added before each chunk a client sends: a slow region
+	delay  time.Duration // added before each chunk the region answers: a slow region
 	closed bool
 	wg     sync.WaitGroup
 }
@@ -131,10 +131,11 @@ func (p *Proxy) Heal() {
 	}
 }
 
-// Slow delays every request through the proxy by d (0 restores full
+// Slow delays every answer through the proxy by d (0 restores full
 // speed): a region that answers, late — a brownout, not an outage. The
-// delay is added before each chunk a client sends, so a request and its
-// answer take at least d longer, on new and pooled connections alike.
+// delay is added before each chunk the region sends back, so every call
+// takes at least d longer, long polls included (an answer to a poll that
+// was waiting is late too), on new and pooled connections alike.
 func (p *Proxy) Slow(d time.Duration) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -229,8 +230,8 @@ func (p *Proxy) serve(c net.Conn) {
 	p.mu.Unlock()
 
 	done := make(chan struct{}, 2)
-	go func() { _, _ = io.Copy(up, &slowReader{r: c, p: p}); done <- struct{}{} }()
-	go func() { _, _ = io.Copy(c, up); done <- struct{}{} }()
+	go func() { _, _ = io.Copy(up, c); done <- struct{}{} }()
+	go func() { _, _ = io.Copy(c, &slowReader{r: up, p: p}); done <- struct{}{} }()
 	<-done
 	p.mu.Lock()
 	_, live := p.conns[l]
@@ -252,7 +253,8 @@ func reset(c net.Conn) {
 	_ = c.Close()
 }
 
-// slowReader delays each read from a client by the proxy's current delay.
+// slowReader delays each chunk read from the region by the proxy's current
+// delay.
 type slowReader struct {
 	r io.Reader
 	p *Proxy
