@@ -9,7 +9,7 @@ func Keys() []string {
 		KeyBillingMode, KeyReadCapacityMin, KeyReadCapacityMax, KeyWriteCapacityMin, KeyWriteCapacityMax,
 		KeyProcessorMemoryMB, KeyProcessorReservedConcurrency, KeyProcessorTimeoutSeconds,
 		KeyTargetRetryAttempts, KeyTargetMaxEventAgeSeconds, KeyAsyncRetryAttempts, KeyAsyncMaxEventAgeSeconds,
-		KeyLogRetentionDays, KeyArchiveRetentionDays, KeyLogLevel,
+		KeyLogRetentionDays, KeyArchiveRetentionDays, KeyLogLevel, KeyDLQRetentionDays, KeyHealthCheckInsufficientData,
 	}
 }
 

@@ -11,6 +11,7 @@
 package deployspec
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/tap-trading/tap/internal/config"
@@ -18,7 +19,8 @@ import (
 	"github.com/tap-trading/tap/internal/schema"
 )
 
-// Spec is the deployed behaviour of one environment.
+// Spec is the deployed behaviour of one environment. Build it with For; the
+// constructs (internal/infra) take their parts as props, unchanged.
 type Spec struct {
 	Names              names.Names
 	Primary, Secondary string
@@ -39,7 +41,9 @@ type Table struct {
 	Keys schema.Table
 	// IndexProjection is every index's ProjectionType.
 	IndexProjection string
-	// Billing is the table's BillingMode: PAY_PER_REQUEST or PROVISIONED.
+	// Billing is the table's BillingMode: BillingPayPerRequest or
+	// BillingProvisioned (whose capacity range stays in config: it decides
+	// cost, not behaviour).
 	Billing string
 	// StreamViewType is the replicas' stream view (global tables replicate
 	// through a NEW_AND_OLD_IMAGES stream).
@@ -49,7 +53,9 @@ type Table struct {
 // Rule is the processor rule.
 type Rule struct {
 	Name string
-	// Pattern is the rule's whole event pattern.
+	// Pattern is the rule's whole event pattern: each key is a top-level
+	// field of the event ("source", "detail-type", ...) and its values the
+	// ones that match (schema.ProcessorPattern).
 	Pattern map[string][]string
 }
 
@@ -98,8 +104,44 @@ type HealthCheck struct {
 // Heartbeat is the heartbeat schedule of each region.
 type Heartbeat struct {
 	Name string
-	// Rate is the schedule's rate.
+	// Rate is the schedule's rate, a whole number of minutes
+	// (ScheduleExpression spells it for EventBridge Scheduler).
 	Rate time.Duration
+	// RetryAttempts and MaxEventAge are the schedule target's retry policy:
+	// a heartbeat older than one Rate is replaced by the next one.
+	RetryAttempts int
+	MaxEventAge   time.Duration
+}
+
+// ScheduleExpression is Rate as EventBridge Scheduler's rate expression, e.g.
+// "rate(1 minute)". It panics on a rate that is not a positive whole number
+// of minutes, which Scheduler cannot express.
+func (h Heartbeat) ScheduleExpression() string {
+	if h.Rate <= 0 || h.Rate%time.Minute != 0 {
+		panic(fmt.Sprintf("deployspec: heartbeat rate %s is not a whole number of minutes", h.Rate))
+	}
+	n, unit := int64(h.Rate/time.Minute), "minute"
+	switch {
+	case h.Rate%(24*time.Hour) == 0:
+		n, unit = int64(h.Rate/(24*time.Hour)), "day"
+	case h.Rate%time.Hour == 0:
+		n, unit = int64(h.Rate/time.Hour), "hour"
+	}
+	if n != 1 {
+		unit += "s"
+	}
+	return fmt.Sprintf("rate(%d %s)", n, unit)
+}
+
+// Regions returns the primary then the secondary region.
+func (s Spec) Regions() []string { return []string{s.Primary, s.Secondary} }
+
+// Peer returns the other region of the pair.
+func (s Spec) Peer(region string) string {
+	if region == s.Primary {
+		return s.Secondary
+	}
+	return s.Primary
 }
 
 // Values fixed by the design rather than by configuration.
@@ -114,6 +156,10 @@ const (
 	StreamViewNewAndOldImages = "NEW_AND_OLD_IMAGES"
 	// ProjectionAll projects every attribute into an index.
 	ProjectionAll = "ALL"
+	// BillingPayPerRequest (on-demand) and BillingProvisioned are
+	// CloudFormation's BillingMode values.
+	BillingPayPerRequest = "PAY_PER_REQUEST"
+	BillingProvisioned   = "PROVISIONED"
 )
 
 // The health alarm of AWS's global-endpoint template (EventBridge User
@@ -127,12 +173,20 @@ const (
 	HealthAlarmThreshold = 30 * time.Second
 )
 
+// The heartbeat: every minute, so each health alarm period has data; a
+// heartbeat Scheduler could not deliver within one rate is dropped, since the
+// next one replaces it.
+const (
+	HeartbeatRate          = time.Minute
+	HeartbeatRetryAttempts = 2
+)
+
 // For returns the deployed behaviour of cfg.
 func For(cfg config.Config) Spec {
 	n := cfg.Names()
-	billing := "PAY_PER_REQUEST"
+	billing := BillingPayPerRequest
 	if cfg.BillingMode == config.Provisioned {
-		billing = "PROVISIONED"
+		billing = BillingProvisioned
 	}
 	return Spec{
 		Names: n, Primary: cfg.PrimaryRegion, Secondary: cfg.SecondaryRegion,
@@ -154,6 +208,9 @@ func For(cfg config.Config) Spec {
 			ComparisonOperator: "GreaterThanThreshold", TreatMissingData: "breaching",
 		},
 		HealthCheck: HealthCheck{Type: HealthCheckType, InsufficientDataHealthStatus: cfg.HealthCheckInsufficientData},
-		Heartbeat:   Heartbeat{Name: n.HeartbeatSchedule(), Rate: time.Minute},
+		Heartbeat: Heartbeat{
+			Name: n.HeartbeatSchedule(), Rate: HeartbeatRate,
+			RetryAttempts: HeartbeatRetryAttempts, MaxEventAge: HeartbeatRate,
+		},
 	}
 }

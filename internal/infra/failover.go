@@ -1,6 +1,7 @@
 package infra
 
 import (
+	"fmt"
 	"regexp"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -12,24 +13,16 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
-	"github.com/tap-trading/tap/internal/names"
-)
-
-// Health alarm parameters from AWS's global-endpoint template: average
-// ingestion-to-invocation latency above 30 s for five consecutive minutes.
-const (
-	HealthAlarmThresholdMs = 30000
-	HealthAlarmPeriods     = 5
+	"github.com/tap-trading/tap/internal/deployspec"
 )
 
 // FailoverProps configure the global endpoint (deployed in the primary region).
 type FailoverProps struct {
-	// Names are the environment's resource names. Required.
-	Names names.Names
-	// PrimaryRegion is the stack's region, where events go while healthy. Required.
-	PrimaryRegion string
-	// SecondaryRegion is where events go when the health check fails. Required.
-	SecondaryRegion string
+	// Spec gives the names, the primary region (the stack's, where events go
+	// while healthy), the secondary (where they go when the health check
+	// fails), the health alarm and the health check. Required:
+	// deployspec.For(cfg).
+	Spec deployspec.Spec
 }
 
 // Failover is the health alarm, its Route 53 health check, the endpoint and
@@ -50,51 +43,49 @@ type Failover struct {
 func NewFailover(scope constructs.Construct, id string, p FailoverProps) *Failover {
 	c := constructs.NewConstruct(scope, jsii.String(id))
 	stack := awscdk.Stack_Of(c)
-	n := p.Names
-	primaryBus := BusArn(stack, p.PrimaryRegion, n.Bus())
-	secondaryBus := BusArn(stack, p.SecondaryRegion, n.Bus())
+	spec := p.Spec
+	n, primary, secondary := spec.Names, spec.Primary, spec.Secondary
+	primaryBus := BusArn(stack, primary, n.Bus())
+	secondaryBus := BusArn(stack, secondary, n.Bus())
 	// The primary region's alert topic, created by its processing stack.
-	topic := awssns.Topic_FromTopicArn(c, jsii.String("AlertTopic"), TopicArn(stack, p.PrimaryRegion, n.AlertTopic()))
+	topic := awssns.Topic_FromTopicArn(c, jsii.String("AlertTopic"), TopicArn(stack, primary, n.AlertTopic()))
 
-	alarm := NewAlarm(c, "HealthAlarm", AlarmSpec{
-		Name:        n.HealthAlarm(),
-		Description: "EventBridge ingestion-to-invocation latency in " + p.PrimaryRegion + " is above 30 s (or absent): the global endpoint " + n.Endpoint() + " fails over to " + p.SecondaryRegion + ".",
-		Metric: awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
-			Namespace:  jsii.String("AWS/Events"),
-			MetricName: jsii.String("IngestionToInvocationStartLatency"),
-			Statistic:  jsii.String("Average"),
-			Period:     awscdk.Duration_Seconds(jsii.Number(60)),
-		}),
-		Threshold:         HealthAlarmThresholdMs,
-		Comparison:        awscloudwatch.ComparisonOperator_GREATER_THAN_THRESHOLD,
-		EvaluationPeriods: HealthAlarmPeriods,
-		TreatMissingData:  awscloudwatch.TreatMissingData_BREACHING,
-	}, topic)
+	ha := spec.HealthAlarm
+	alarm := NewAlarm(c, "HealthAlarm", specAlarm(ha, fmt.Sprintf(
+		"EventBridge %s in %s breached (%s over %g s %s %g ms) in %d of %d periods, or was absent: the global endpoint %s fails over to %s.",
+		ha.MetricName, primary, ha.Statistic, ha.Period.Seconds(), ha.ComparisonOperator, ha.Threshold,
+		ha.DatapointsToAlarm, ha.EvaluationPeriods, n.Endpoint(), secondary,
+	)), topic)
 
 	healthCheck := awsroute53.NewCfnHealthCheck(c, jsii.String("HealthCheck"), &awsroute53.CfnHealthCheckProps{
 		HealthCheckConfig: &awsroute53.CfnHealthCheck_HealthCheckConfigProperty{
-			Type: jsii.String("CLOUDWATCH_METRIC"),
+			Type: jsii.String(spec.HealthCheck.Type),
 			AlarmIdentifier: &awsroute53.CfnHealthCheck_AlarmIdentifierProperty{
-				Name: alarm.AlarmName(), Region: jsii.String(p.PrimaryRegion),
+				Name: alarm.AlarmName(), Region: jsii.String(primary),
 			},
-			// Until the alarm has data, keep the last status instead of
-			// failing over on a fresh deployment.
-			InsufficientDataHealthStatus: jsii.String("LastKnownStatus"),
+			// What the primary counts as while CloudWatch has too little
+			// data to evaluate the alarm (tap:healthCheckInsufficientData).
+			// Unhealthy, the default: fail over when the primary's CloudWatch
+			// cannot evaluate the alarm in a regional outage, where
+			// LastKnownStatus would keep routing to the region last seen
+			// healthy. The price: a new alarm has insufficient data until its
+			// first evaluation, so a fresh endpoint may start on the secondary.
+			InsufficientDataHealthStatus: jsii.String(spec.HealthCheck.InsufficientDataHealthStatus),
 		},
 		HealthCheckTags: &[]*awsroute53.CfnHealthCheck_HealthCheckTagProperty{
-			{Key: jsii.String("Name"), Value: jsii.String(n.HealthAlarm())},
+			{Key: jsii.String("Name"), Value: jsii.String(ha.Name)},
 		},
 	})
 
-	role, policy := newReplicationRole(c, stack, p, primaryBus, secondaryBus)
+	role, policy := newReplicationRole(c, stack, spec, primaryBus, secondaryBus)
 
 	endpoint := awsevents.NewCfnEndpoint(c, jsii.String("Endpoint"), &awsevents.CfnEndpointProps{
 		Name:        jsii.String(n.Endpoint()),
-		Description: jsii.String("TAP " + n.Env + " ingestion: " + p.PrimaryRegion + ", failing over to " + p.SecondaryRegion),
+		Description: jsii.String("TAP " + n.Env + " ingestion: " + primary + ", failing over to " + secondary),
 		RoutingConfig: &awsevents.CfnEndpoint_RoutingConfigProperty{
 			FailoverConfig: &awsevents.CfnEndpoint_FailoverConfigProperty{
 				Primary:   &awsevents.CfnEndpoint_PrimaryProperty{HealthCheck: HealthCheckArn(stack, healthCheck.AttrHealthCheckId())},
-				Secondary: &awsevents.CfnEndpoint_SecondaryProperty{Route: jsii.String(p.SecondaryRegion)},
+				Secondary: &awsevents.CfnEndpoint_SecondaryProperty{Route: jsii.String(secondary)},
 			},
 		},
 		EventBuses: &[]any{
@@ -114,8 +105,8 @@ func NewFailover(scope constructs.Construct, id string, p FailoverProps) *Failov
 // the primary bus to the secondary: it may manage only the endpoint's managed
 // rules, put events only on the two buses, and pass only itself. It returns
 // the role and the policy that grants it those.
-func newReplicationRole(c constructs.Construct, stack awscdk.Stack, p FailoverProps, primaryBus, secondaryBus *string) (awsiam.Role, awsiam.Policy) {
-	n := p.Names
+func newReplicationRole(c constructs.Construct, stack awscdk.Stack, spec deployspec.Spec, primaryBus, secondaryBus *string) (awsiam.Role, awsiam.Policy) {
+	n := spec.Names
 	role := awsiam.NewRole(c, jsii.String("ReplicationRole"), &awsiam.RoleProps{
 		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("events.amazonaws.com"), nil),
 		Description: jsii.String("Replicates events of " + n.Endpoint() + " between the two " + n.Bus() + " buses"),
@@ -129,8 +120,8 @@ func newReplicationRole(c constructs.Construct, stack awscdk.Stack, p FailoverPr
 				Sid:     jsii.String("ManageEndpointManagedRules"),
 				Actions: jsii.Strings("events:PutRule", "events:PutTargets", "events:DeleteRule", "events:RemoveTargets"),
 				Resources: &[]*string{
-					ManagedRuleArnPattern(stack, p.PrimaryRegion, n.Bus()),
-					ManagedRuleArnPattern(stack, p.SecondaryRegion, n.Bus()),
+					ManagedRuleArnPattern(stack, spec.Primary, n.Bus()),
+					ManagedRuleArnPattern(stack, spec.Secondary, n.Bus()),
 				},
 			}),
 			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
@@ -150,7 +141,7 @@ func newReplicationRole(c constructs.Construct, stack awscdk.Stack, p FailoverPr
 		rule:   "AwsSolutions-IAM5",
 		reason: "EventBridge names the global endpoint's replication rules GlobalEndpointManagedRule-<random>; the wildcard is limited to that prefix on this environment's bus in the two regions.",
 		appliesToRegex: []string{
-			"/^Resource::arn:[^:]+:events:(" + regexp.QuoteMeta(p.PrimaryRegion) + "|" + regexp.QuoteMeta(p.SecondaryRegion) +
+			"/^Resource::arn:[^:]+:events:(" + regexp.QuoteMeta(spec.Primary) + "|" + regexp.QuoteMeta(spec.Secondary) +
 				"):(<AWS::AccountId>|[0-9]{12}):rule\\/" + regexp.QuoteMeta(n.Bus()) + "\\/GlobalEndpointManagedRule-\\*$/",
 		},
 	})

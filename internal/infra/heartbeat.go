@@ -11,6 +11,7 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/tap-trading/tap/internal/deployspec"
 	"github.com/tap-trading/tap/internal/schema"
 )
 
@@ -20,15 +21,16 @@ const ScheduledTimePlaceholder = "<aws.scheduler.scheduled-time>"
 
 // HeartbeatProps configure a region's heartbeat.
 type HeartbeatProps struct {
-	// ScheduleName is the physical name of the schedule. Required.
-	ScheduleName string
+	// Heartbeat is the schedule's physical name, rate and target retry
+	// policy. Required: deployspec.For(cfg).Heartbeat.
+	Heartbeat deployspec.Heartbeat
 	// BusArn is this region's trading bus. Required.
 	BusArn *string
 	// Region is written into the event as the region it was sent to. Required.
 	Region string
 }
 
-// Heartbeat is the once-a-minute schedule and the role it publishes with.
+// Heartbeat is the schedule and the role it publishes with.
 type Heartbeat struct {
 	constructs.Construct
 	Schedule awsscheduler.CfnSchedule
@@ -36,8 +38,9 @@ type Heartbeat struct {
 }
 
 // NewHeartbeat publishes {"source":"tap.trading","detail-type":"Heartbeat",
-// "detail":{"region":<region>,"sentAt":<scheduled time>}} to the bus every
-// minute, which keeps the failover health metric alive outside market hours.
+// "detail":{"region":<region>,"sentAt":<scheduled time>}} to the bus at the
+// spec's rate (every minute), which keeps the failover health metric alive
+// outside market hours.
 //
 // It is an EventBridge Scheduler schedule, not a schedule rule: rules with a
 // schedule exist only on the default bus, and an event-bus target forwards the
@@ -45,6 +48,8 @@ type Heartbeat struct {
 // emit the contract's source and detail-type. Scheduler's EventBridge target
 // sets both and fills <aws.scheduler.scheduled-time> (RFC 3339) in the detail.
 func NewHeartbeat(scope constructs.Construct, id string, p HeartbeatProps) *Heartbeat {
+	hb := p.Heartbeat
+	expression := hb.ScheduleExpression() // panics on a rate Scheduler cannot express
 	c := constructs.NewConstruct(scope, jsii.String(id))
 	account := awscdk.Stack_Of(c).Account()
 
@@ -52,7 +57,7 @@ func NewHeartbeat(scope constructs.Construct, id string, p HeartbeatProps) *Hear
 		AssumedBy: awsiam.NewServicePrincipal(jsii.String("scheduler.amazonaws.com"), &awsiam.ServicePrincipalOpts{
 			Conditions: &map[string]any{"StringEquals": map[string]any{"aws:SourceAccount": account}},
 		}),
-		Description: jsii.String("Lets the " + p.ScheduleName + " schedule put Heartbeat events on its bus"),
+		Description: jsii.String("Lets the " + hb.Name + " schedule put Heartbeat events on its bus"),
 	})
 	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Sid:       jsii.String("PutHeartbeatOnThisBus"),
@@ -69,9 +74,9 @@ func NewHeartbeat(scope constructs.Construct, id string, p HeartbeatProps) *Hear
 		panic(err) // a map of strings always encodes
 	}
 	schedule := awsscheduler.NewCfnSchedule(c, jsii.String("Schedule"), &awsscheduler.CfnScheduleProps{
-		Name:               jsii.String(p.ScheduleName),
-		Description:        jsii.String("Heartbeat event to this region's trading bus every minute"),
-		ScheduleExpression: jsii.String("rate(1 minute)"),
+		Name:               jsii.String(hb.Name),
+		Description:        jsii.String("Heartbeat event to this region's trading bus at " + expression),
+		ScheduleExpression: jsii.String(expression),
 		FlexibleTimeWindow: &awsscheduler.CfnSchedule_FlexibleTimeWindowProperty{Mode: jsii.String("OFF")},
 		Target: &awsscheduler.CfnSchedule_TargetProperty{
 			Arn:     p.BusArn,
@@ -81,10 +86,10 @@ func NewHeartbeat(scope constructs.Construct, id string, p HeartbeatProps) *Hear
 				Source:     jsii.String(schema.Source),
 				DetailType: jsii.String(schema.DetailTypeHeartbeat),
 			},
-			// A heartbeat older than a minute is replaced by the next one.
+			// A heartbeat older than one rate is replaced by the next one.
 			RetryPolicy: &awsscheduler.CfnSchedule_RetryPolicyProperty{
-				MaximumRetryAttempts:     jsii.Number(2),
-				MaximumEventAgeInSeconds: jsii.Number(60),
+				MaximumRetryAttempts:     jsii.Number(hb.RetryAttempts),
+				MaximumEventAgeInSeconds: jsii.Number(hb.MaxEventAge.Seconds()),
 			},
 		},
 	})

@@ -11,8 +11,8 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/tap-trading/tap/internal/deployspec"
 	"github.com/tap-trading/tap/internal/names"
-	"github.com/tap-trading/tap/internal/schema"
 )
 
 // DLQAgeThreshold is how old the oldest dead-lettered message may get before
@@ -24,26 +24,23 @@ const DLQAgeThreshold = time.Hour
 const ReplicationLatencyThreshold = 30 * time.Second
 
 // ProcessingProps configure one region's processing path. The construct is
-// identical in both regions; only Region and PeerRegion differ.
+// identical in both regions; only Region differs.
 type ProcessingProps struct {
-	// Names are the environment's resource names. Required.
-	Names names.Names
-	// Region is the stack's region. Required.
+	// Spec is the environment's deployed behaviour: names, regions, rule,
+	// target retry policy, function, dead-letter queues and heartbeat.
+	// Required: deployspec.For(cfg).
+	Spec deployspec.Spec
+	// Region is the stack's region, one of Spec.Regions(); the other one is
+	// its peer (for the replication metric). Required.
 	Region string
-	// PeerRegion is the other region of the pair (for the replication metric). Required.
-	PeerRegion string
 	// AlertEmail is subscribed to the alert topic. Required.
 	AlertEmail string
 	// AssetDir holds the prebuilt processor `bootstrap`. Required.
 	AssetDir string
-	// TargetRetryAttempts and TargetMaxEventAge are the rule target's retry
-	// policy. Required (config defaults: 185 and 24 h, the service maximums).
-	TargetRetryAttempts int
-	TargetMaxEventAge   time.Duration
 	// ArchiveRetentionDays of the bus archive; 0 keeps events forever. Default 0.
 	ArchiveRetentionDays int
-	// Processor configures the function; its names, table and queue fields
-	// are filled in by NewProcessing.
+	// Processor configures the function; its Function (from Spec), table,
+	// queue and label fields are filled in by NewProcessing.
 	Processor ProcessorProps
 }
 
@@ -66,41 +63,43 @@ type Processing struct {
 func NewProcessing(scope constructs.Construct, id string, p ProcessingProps) *Processing {
 	c := constructs.NewConstruct(scope, jsii.String(id))
 	stack := awscdk.Stack_Of(c)
-	n := p.Names
+	spec := p.Spec
+	n := spec.Names
+	if p.Region != spec.Primary && p.Region != spec.Secondary {
+		panic(fmt.Sprintf("infra: processing region %s is neither of the spec's %v", p.Region, spec.Regions()))
+	}
 	out := &Processing{Construct: c}
 
 	out.Bus = NewTradingBus(c, "TradingBus", TradingBusProps{
 		BusName: n.Bus(), ArchiveName: n.Archive(), ArchiveRetentionDays: p.ArchiveRetentionDays,
 	})
-	out.DeliveryDLQ = NewDeadLetterQueue(c, "DeliveryDLQ", DeadLetterQueueProps{QueueName: n.DeliveryDLQ()})
-	out.ProcessingDLQ = NewDeadLetterQueue(c, "ProcessingDLQ", DeadLetterQueueProps{QueueName: n.ProcessingDLQ()})
+	out.DeliveryDLQ = NewDeadLetterQueue(c, "DeliveryDLQ", DeadLetterQueueProps{QueueName: n.DeliveryDLQ(), DLQ: spec.DLQ})
+	out.ProcessingDLQ = NewDeadLetterQueue(c, "ProcessingDLQ", DeadLetterQueueProps{QueueName: n.ProcessingDLQ(), DLQ: spec.DLQ})
 
 	pp := p.Processor
-	pp.FunctionName = n.Processor()
+	pp.Function = spec.Function
 	pp.AssetDir = p.AssetDir
-	pp.TableName = n.Table()
-	pp.TableArn = TableArn(stack, p.Region, n.Table())
+	pp.TableName = spec.Table.Name
+	pp.TableArn = TableArn(stack, p.Region, spec.Table.Name)
 	pp.ProcessingDLQ = out.ProcessingDLQ
 	pp.ServiceName = n.ServiceName()
 	pp.MetricsNamespace = n.MetricsNamespace()
 	out.Processor = NewProcessor(c, "Processor", pp)
 
 	out.Rule = NewProcessorRule(c, "ProcessorRule", ProcessorRuleProps{
-		RuleName:      n.ProcessorRule(),
-		Bus:           out.Bus.Bus,
-		Pattern:       schema.ProcessorPattern(),
-		Function:      out.Processor.Function,
-		DeliveryDLQ:   out.DeliveryDLQ,
-		RetryAttempts: p.TargetRetryAttempts,
-		MaxEventAge:   p.TargetMaxEventAge,
+		Rule:        spec.Rule,
+		Target:      spec.Target,
+		Bus:         out.Bus.Bus,
+		Function:    out.Processor.Function,
+		DeliveryDLQ: out.DeliveryDLQ,
 	})
 	out.Heartbeat = NewHeartbeat(c, "Heartbeat", HeartbeatProps{
-		ScheduleName: n.HeartbeatSchedule(), BusArn: out.Bus.Bus.EventBusArn(), Region: p.Region,
+		Heartbeat: spec.Heartbeat, BusArn: out.Bus.Bus.EventBusArn(), Region: p.Region,
 	})
 	out.Alerts = NewAlertTopic(c, "Alerts", AlertTopicProps{
 		TopicName: n.AlertTopic(), Email: p.AlertEmail,
 		// This region's alarms, and the failover health alarm in the primary.
-		AlarmNames: []string{n.Alarm(p.Region, "*"), n.HealthAlarm()},
+		AlarmNames: []string{n.Alarm(p.Region, "*"), spec.HealthAlarm.Name},
 	})
 
 	timeout := out.Processor.Function.Timeout()
@@ -119,13 +118,14 @@ type namedAlarm struct {
 
 // processingAlarms are the alarms of DESIGN §5 for one region.
 func processingAlarms(n names.Names, p ProcessingProps, out *Processing, timeout awscdk.Duration) []namedAlarm {
+	peer := p.Spec.Peer(p.Region)
 	minute, fiveMinutes := awscdk.Duration_Minutes(jsii.Number(1)), awscdk.Duration_Minutes(jsii.Number(5))
 	max := func(o *awscloudwatch.MetricOptions) *awscloudwatch.MetricOptions {
 		o.Statistic, o.Period = jsii.String("Maximum"), minute
 		return o
 	}
 	sum := &awscloudwatch.MetricOptions{Statistic: jsii.String("Sum"), Period: fiveMinutes}
-	ruleDims := map[string]*string{"EventBusName": jsii.String(n.Bus()), "RuleName": jsii.String(n.ProcessorRule())}
+	ruleDims := map[string]*string{"EventBusName": jsii.String(n.Bus()), "RuleName": jsii.String(p.Spec.Rule.Name)}
 	fn := out.Processor.Function
 	timeoutMs := *timeout.ToMilliseconds(nil)
 
@@ -191,9 +191,9 @@ func processingAlarms(n names.Names, p ProcessingProps, out *Processing, timeout
 		// what its replica sends to the peer, and the peer's alarm the reverse.
 		namedAlarm{"ReplicationLatencyAlarm", AlarmSpec{
 			Name:        n.Alarm(p.Region, "replication-latency"),
-			Description: fmt.Sprintf("Replication of %s from %s to %s averages over %s.", n.Table(), p.Region, p.PeerRegion, ReplicationLatencyThreshold),
+			Description: fmt.Sprintf("Replication of %s from %s to %s averages over %s.", p.Spec.Table.Name, p.Region, peer, ReplicationLatencyThreshold),
 			Metric: metric("AWS/DynamoDB", "ReplicationLatency", "Average", fiveMinutes, map[string]*string{
-				"TableName": jsii.String(n.Table()), "ReceivingRegion": jsii.String(p.PeerRegion),
+				"TableName": jsii.String(p.Spec.Table.Name), "ReceivingRegion": jsii.String(peer),
 			}),
 			Threshold:         float64(ReplicationLatencyThreshold.Milliseconds()),
 			Comparison:        awscloudwatch.ComparisonOperator_GREATER_THAN_THRESHOLD,

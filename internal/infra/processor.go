@@ -2,7 +2,6 @@ package infra
 
 import (
 	"fmt"
-	"time"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
@@ -13,6 +12,7 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/tap-trading/tap/internal/deployspec"
 	// The processor owns its environment contract (DESIGN §4); the stack
 	// sets exactly the variables it reads.
 	"github.com/tap-trading/tap/internal/processor"
@@ -20,8 +20,10 @@ import (
 
 // ProcessorProps configure the processor Lambda.
 type ProcessorProps struct {
-	// FunctionName is the physical name, the same in each region. Required.
-	FunctionName string
+	// Function is the function's name (the same in each region), timeout
+	// and async invoke config (retries and maximum event age; zero retries
+	// is a valid setting). Required: deployspec.For(cfg).Function.
+	Function deployspec.Function
 	// AssetDir holds the prebuilt `bootstrap` binary (see package bundle). Required.
 	AssetDir string
 	// TableName is the orders table, passed as TABLE_NAME. Required.
@@ -44,18 +46,10 @@ type ProcessorProps struct {
 	SystemLogLevel string
 	// MemoryMB is the memory size. Default 1769, one vCPU (see config.Defaults).
 	MemoryMB int
-	// Timeout per invocation. Default 30 s.
-	Timeout time.Duration
 	// ReservedConcurrency caps concurrent executions. Default 0: unreserved.
 	ReservedConcurrency int
 	// LogRetentionDays of the function's log group (a CloudWatch Logs period). Default 30.
 	LogRetentionDays int
-	// AsyncRetryAttempts is how often Lambda retries a failed async event
-	// (0..2). Zero is a valid setting, so there is no default here: TAP passes
-	// the configured value (config default 2).
-	AsyncRetryAttempts int
-	// AsyncMaxEventAge is how long Lambda keeps an async event. Default 6 h.
-	AsyncMaxEventAge time.Duration
 }
 
 // Processor is the function with its role, log group and async invoke config.
@@ -72,10 +66,13 @@ type Processor struct {
 // and an async invoke config whose on-failure destination is the processing DLQ.
 func NewProcessor(scope constructs.Construct, id string, p ProcessorProps) *Processor {
 	p = p.withDefaults()
+	if p.Function.Name == "" || p.Function.Timeout <= 0 || p.Function.AsyncMaxEventAge <= 0 {
+		panic(fmt.Sprintf("infra: ProcessorProps.Function %+v is incomplete; pass deployspec.For(cfg).Function", p.Function))
+	}
 	c := constructs.NewConstruct(scope, jsii.String(id))
 
 	logGroup := awslogs.NewLogGroup(c, jsii.String("LogGroup"), &awslogs.LogGroupProps{
-		LogGroupName:  jsii.String("/aws/lambda/" + p.FunctionName),
+		LogGroupName:  jsii.String("/aws/lambda/" + p.Function.Name),
 		Retention:     retentionDays(p.LogRetentionDays),
 		RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
 	})
@@ -84,7 +81,7 @@ func NewProcessor(scope constructs.Construct, id string, p ProcessorProps) *Proc
 	// AWSLambdaBasicExecutionRole, which may write to any log group.
 	role := awsiam.NewRole(c, jsii.String("Role"), &awsiam.RoleProps{
 		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
-		Description: jsii.String("Runs " + p.FunctionName + ": writes this region's orders table replica and its processing DLQ"),
+		Description: jsii.String("Runs " + p.Function.Name + ": writes this region's orders table replica and its processing DLQ"),
 	})
 	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Sid:       jsii.String("OrdersTableThisRegion"),
@@ -94,13 +91,13 @@ func NewProcessor(scope constructs.Construct, id string, p ProcessorProps) *Proc
 	logGroup.GrantWrite(role)
 
 	fn := awslambda.NewFunction(c, jsii.String("Function"), &awslambda.FunctionProps{
-		FunctionName: jsii.String(p.FunctionName),
+		FunctionName: jsii.String(p.Function.Name),
 		Runtime:      awslambda.Runtime_PROVIDED_AL2023(),
 		Architecture: awslambda.Architecture_ARM_64(),
 		Handler:      jsii.String("bootstrap"),
 		Code:         awslambda.Code_FromAsset(jsii.String(p.AssetDir), nil),
 		MemorySize:   jsii.Number(p.MemoryMB),
-		Timeout:      awscdk.Duration_Seconds(jsii.Number(p.Timeout.Seconds())),
+		Timeout:      awscdk.Duration_Seconds(jsii.Number(p.Function.Timeout.Seconds())),
 		Tracing:      awslambda.Tracing_ACTIVE,
 		Role:         role,
 		LogGroup:     logGroup,
@@ -117,15 +114,15 @@ func NewProcessor(scope constructs.Construct, id string, p ProcessorProps) *Proc
 			processor.EnvMetricsNamespace: jsii.String(p.MetricsNamespace),
 			processor.EnvLogLevel:         jsii.String(p.LogLevel),
 		},
-		ReservedConcurrentExecutions: reserved(p.ReservedConcurrency),
+		ReservedConcurrentExecutions: optionalNumber(p.ReservedConcurrency),
 	})
 
 	// EventBridge invokes asynchronously, so function errors never reach the
 	// rule's DLQ: this config is what keeps a failed event from vanishing.
 	invoke := awslambda.NewEventInvokeConfig(c, jsii.String("AsyncInvoke"), &awslambda.EventInvokeConfigProps{
 		Function:      fn,
-		RetryAttempts: jsii.Number(p.AsyncRetryAttempts),
-		MaxEventAge:   awscdk.Duration_Seconds(jsii.Number(p.AsyncMaxEventAge.Seconds())),
+		RetryAttempts: jsii.Number(p.Function.AsyncRetryAttempts),
+		MaxEventAge:   awscdk.Duration_Seconds(jsii.Number(p.Function.AsyncMaxEventAge.Seconds())),
 		OnFailure:     awslambdadestinations.NewSqsDestination(p.ProcessingDLQ),
 	})
 
@@ -149,14 +146,8 @@ func (p ProcessorProps) withDefaults() ProcessorProps {
 	if p.MemoryMB == 0 {
 		p.MemoryMB = 1769
 	}
-	if p.Timeout == 0 {
-		p.Timeout = 30 * time.Second
-	}
 	if p.LogRetentionDays == 0 {
 		p.LogRetentionDays = 30
-	}
-	if p.AsyncMaxEventAge == 0 {
-		p.AsyncMaxEventAge = 6 * time.Hour
 	}
 	return p
 }
@@ -171,13 +162,6 @@ func lambdaApplicationLevel(logLevel string) string {
 		return "DEBUG"
 	}
 	return "INFO"
-}
-
-func reserved(n int) *float64 {
-	if n == 0 {
-		return nil
-	}
-	return jsii.Number(n)
 }
 
 // logicalRef is the stack-local logical ID of a construct's CloudFormation

@@ -29,8 +29,7 @@ func TestEveryConfigRetentionMapsToCDK(t *testing.T) {
 func TestProcessorPropsDefaults(t *testing.T) {
 	got := ProcessorProps{}.withDefaults()
 	want := config.Defaults()
-	if got.MemoryMB != want.ProcessorMemoryMB || got.Timeout != want.ProcessorTimeout ||
-		got.LogRetentionDays != want.LogRetentionDays || got.AsyncMaxEventAge != want.AsyncMaxEventAge ||
+	if got.MemoryMB != want.ProcessorMemoryMB || got.LogRetentionDays != want.LogRetentionDays ||
 		got.LogLevel != want.LogLevel {
 		t.Errorf("ProcessorProps defaults = %+v, want the config defaults %+v", got, want)
 	}

@@ -1,11 +1,14 @@
 package infra
 
 import (
+	"fmt"
+
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/tap-trading/tap/internal/deployspec"
 	"github.com/tap-trading/tap/internal/schema"
 )
 
@@ -24,28 +27,35 @@ type ProvisionedCapacity struct {
 
 // OrdersTableProps configure the orders global table.
 type OrdersTableProps struct {
-	// TableName is the physical name, the same in every region. Required.
-	TableName string
-	// Schema is the key schema and GSIs. Required (schema.Orders()).
-	Schema schema.Table
+	// Table is the physical name (the same in every region), the key schema
+	// and GSIs, the indexes' projection, the billing mode and the replicas'
+	// stream view. Required: deployspec.For(cfg).Table.
+	Table deployspec.Table
 	// ReplicaRegions are the regions besides the stack's that hold a replica.
 	// Required: TAP's secondary region.
 	ReplicaRegions []string
-	// Provisioned switches to provisioned capacity with auto scaling.
-	// Default nil: on-demand.
+	// Provisioned is the auto-scaling range of provisioned capacity: required
+	// when Table.Billing is PROVISIONED, and must be nil when it is
+	// PAY_PER_REQUEST.
 	Provisioned *ProvisionedCapacity
 }
 
 // NewOrdersTable creates the AWS::DynamoDB::GlobalTable: PITR and deletion
-// protection on every replica, retained on stack deletion.
+// protection on every replica, a stream of the spec's view on every replica
+// (global tables replicate through it), retained on stack deletion.
 func NewOrdersTable(scope constructs.Construct, id string, props OrdersTableProps) awsdynamodb.TableV2 {
+	spec := props.Table
 	attr := func(k schema.Key) *awsdynamodb.Attribute {
 		return &awsdynamodb.Attribute{Name: jsii.String(k.Name), Type: attributeType(k.Type)}
 	}
 
 	billing := awsdynamodb.Billing_OnDemand(nil)
 	var indexRead, indexWrite awsdynamodb.Capacity
-	if p := props.Provisioned; p != nil {
+	switch {
+	case spec.Billing == deployspec.BillingPayPerRequest && props.Provisioned == nil:
+		// on-demand, as above
+	case spec.Billing == deployspec.BillingProvisioned && props.Provisioned != nil:
+		p := props.Provisioned
 		read := awsdynamodb.Capacity_Autoscaled(&awsdynamodb.AutoscaledCapacityOptions{
 			MinCapacity: jsii.Number(p.ReadMin), MaxCapacity: jsii.Number(p.ReadMax),
 		})
@@ -55,15 +65,17 @@ func NewOrdersTable(scope constructs.Construct, id string, props OrdersTableProp
 		})
 		billing = awsdynamodb.Billing_Provisioned(&awsdynamodb.ThroughputProps{ReadCapacity: read, WriteCapacity: write})
 		indexRead, indexWrite = read, write
+	default:
+		panic(fmt.Sprintf("infra: table billing %q with provisioned capacity %v: PROVISIONED needs a capacity range, PAY_PER_REQUEST none", spec.Billing, props.Provisioned))
 	}
 
 	var gsis []*awsdynamodb.GlobalSecondaryIndexPropsV2
-	for _, ix := range props.Schema.Indexes {
+	for _, ix := range spec.Keys.Indexes {
 		gsis = append(gsis, &awsdynamodb.GlobalSecondaryIndexPropsV2{
 			IndexName:      jsii.String(ix.Name),
 			PartitionKey:   attr(ix.Partition),
 			SortKey:        attr(ix.Sort),
-			ProjectionType: awsdynamodb.ProjectionType_ALL,
+			ProjectionType: lookup("ProjectionType", projectionTypes, spec.IndexProjection),
 			ReadCapacity:   indexRead,
 			WriteCapacity:  indexWrite,
 		})
@@ -75,12 +87,15 @@ func NewOrdersTable(scope constructs.Construct, id string, props OrdersTableProp
 	}
 
 	table := awsdynamodb.NewTableV2(scope, jsii.String(id), &awsdynamodb.TablePropsV2{
-		TableName:              jsii.String(props.TableName),
-		PartitionKey:           attr(props.Schema.Partition),
-		SortKey:                attr(props.Schema.Sort),
+		TableName:              jsii.String(spec.Name),
+		PartitionKey:           attr(spec.Keys.Partition),
+		SortKey:                attr(spec.Keys.Sort),
 		GlobalSecondaryIndexes: &gsis,
 		Replicas:               &replicas,
 		Billing:                billing,
+		// TableV2 would default to NEW_AND_OLD_IMAGES with replicas; set it
+		// from the spec so the template says what the twin replicates with.
+		DynamoStream: lookup("StreamViewType", streamViewTypes, spec.StreamViewType),
 		// Replicas inherit both settings, so every region can be restored and
 		// none can be dropped by accident.
 		PointInTimeRecoverySpecification: &awsdynamodb.PointInTimeRecoverySpecification{
@@ -92,6 +107,19 @@ func NewOrdersTable(scope constructs.Construct, id string, props OrdersTableProp
 	table.Node().DefaultChild().(awscdk.CfnResource).OverrideLogicalId(jsii.String(OrdersTableLogicalID))
 	return table
 }
+
+// CloudFormation's ProjectionType and StreamViewType values and the CDK's
+// enum members (see lookup).
+var (
+	projectionTypes = map[string]awsdynamodb.ProjectionType{
+		"ALL": awsdynamodb.ProjectionType_ALL, "KEYS_ONLY": awsdynamodb.ProjectionType_KEYS_ONLY,
+		"INCLUDE": awsdynamodb.ProjectionType_INCLUDE,
+	}
+	streamViewTypes = map[string]awsdynamodb.StreamViewType{
+		"NEW_AND_OLD_IMAGES": awsdynamodb.StreamViewType_NEW_AND_OLD_IMAGES, "NEW_IMAGE": awsdynamodb.StreamViewType_NEW_IMAGE,
+		"OLD_IMAGE": awsdynamodb.StreamViewType_OLD_IMAGE, "KEYS_ONLY": awsdynamodb.StreamViewType_KEYS_ONLY,
+	}
+)
 
 func attributeType(t schema.AttrType) awsdynamodb.AttributeType {
 	switch t {

@@ -6,8 +6,8 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 
 	"github.com/tap-trading/tap/internal/config"
+	"github.com/tap-trading/tap/internal/deployspec"
 	"github.com/tap-trading/tap/internal/infra"
-	"github.com/tap-trading/tap/internal/schema"
 )
 
 // Data is the Tap-<env>-Data stack (primary region): the orders global table.
@@ -16,16 +16,15 @@ type Data struct {
 	Table awsdynamodb.TableV2
 }
 
-// NewData creates the data stack.
-func NewData(scope constructs.Construct, cfg config.Config) *Data {
-	n := cfg.Names()
-	s := newStack(scope, n.DataStack(), cfg.PrimaryRegion,
-		"TAP "+cfg.Env+": orders global table ("+cfg.PrimaryRegion+" + "+cfg.SecondaryRegion+")", cfg)
+// NewData creates the data stack. spec is deployspec.For(cfg).
+func NewData(scope constructs.Construct, cfg config.Config, spec deployspec.Spec) *Data {
+	n := spec.Names
+	s := newStack(scope, n.DataStack(), spec.Primary,
+		"TAP "+cfg.Env+": orders global table ("+spec.Primary+" + "+spec.Secondary+")", cfg)
 
 	props := infra.OrdersTableProps{
-		TableName:      n.Table(),
-		Schema:         schema.Orders(),
-		ReplicaRegions: []string{cfg.SecondaryRegion},
+		Table:          spec.Table,
+		ReplicaRegions: []string{spec.Secondary},
 	}
 	if cfg.BillingMode == config.Provisioned {
 		props.Provisioned = &infra.ProvisionedCapacity{

@@ -75,8 +75,8 @@ func TestOrdersTableOnDemandByDefault(t *testing.T) {
 }
 
 func TestOrdersTableProvisionedAutoScales(t *testing.T) {
-	c := provisioned.cfg
-	hasResource(t, provisioned.data, "AWS::DynamoDB::GlobalTable", map[string]any{
+	c := nondefault.cfg
+	hasResource(t, nondefault.data, "AWS::DynamoDB::GlobalTable", map[string]any{
 		"BillingMode": "PROVISIONED",
 		"WriteProvisionedThroughputSettings": map[string]any{"WriteCapacityAutoScalingSettings": assertions.Match_ObjectLike(&map[string]any{
 			"MinCapacity": c.WriteCapacity.Min, "MaxCapacity": c.WriteCapacity.Max,

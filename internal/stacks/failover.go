@@ -5,6 +5,7 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 
 	"github.com/tap-trading/tap/internal/config"
+	"github.com/tap-trading/tap/internal/deployspec"
 	"github.com/tap-trading/tap/internal/infra"
 )
 
@@ -15,18 +16,17 @@ type Failover struct {
 }
 
 // NewFailover creates the failover stack. It needs both processing stacks
-// deployed (buses and the primary alert topic), so it depends on them.
-func NewFailover(scope constructs.Construct, cfg config.Config, after ...awscdk.Stack) *Failover {
-	n := cfg.Names()
-	s := newStack(scope, n.FailoverStack(), cfg.PrimaryRegion,
-		"TAP "+cfg.Env+": EventBridge global endpoint "+cfg.PrimaryRegion+" -> "+cfg.SecondaryRegion+" with its health check", cfg)
+// deployed (buses and the primary alert topic), so it depends on them. spec
+// is deployspec.For(cfg).
+func NewFailover(scope constructs.Construct, cfg config.Config, spec deployspec.Spec, after ...awscdk.Stack) *Failover {
+	n := spec.Names
+	s := newStack(scope, n.FailoverStack(), spec.Primary,
+		"TAP "+cfg.Env+": EventBridge global endpoint "+spec.Primary+" -> "+spec.Secondary+" with its health check", cfg)
 	for _, dep := range after {
 		s.AddStackDependency(dep, nil)
 	}
 
-	f := infra.NewFailover(s, "Failover", infra.FailoverProps{
-		Names: n, PrimaryRegion: cfg.PrimaryRegion, SecondaryRegion: cfg.SecondaryRegion,
-	})
+	f := infra.NewFailover(s, "Failover", infra.FailoverProps{Spec: spec})
 
 	output(s, "EndpointId", f.Endpoint.AttrEndpointId(), "Global endpoint ID (PutEvents EndpointId)")
 	output(s, "EndpointUrl", f.Endpoint.AttrEndpointUrl(), "Global endpoint URL")

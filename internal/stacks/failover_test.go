@@ -5,7 +5,7 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
 
-	"github.com/tap-trading/tap/internal/infra"
+	"github.com/tap-trading/tap/internal/deployspec"
 )
 
 func failoverTemplate() assertions.Template { return tpl[cfg.Names().FailoverStack()] }
@@ -104,9 +104,10 @@ func TestHealthAlarmOnEventBridgeLatency(t *testing.T) {
 		"Namespace":          "AWS/Events",
 		"MetricName":         "IngestionToInvocationStartLatency",
 		"Statistic":          "Average",
-		"Period":             60,
-		"EvaluationPeriods":  infra.HealthAlarmPeriods,
-		"Threshold":          infra.HealthAlarmThresholdMs,
+		"Period":             deployspec.HealthAlarmPeriod.Seconds(),
+		"EvaluationPeriods":  deployspec.HealthAlarmPeriods,
+		"DatapointsToAlarm":  deployspec.HealthAlarmPeriods,
+		"Threshold":          deployspec.HealthAlarmThreshold.Milliseconds(),
 		"ComparisonOperator": "GreaterThanThreshold",
 		"TreatMissingData":   "breaching",
 	})
@@ -116,8 +117,9 @@ func TestHealthCheckWatchesHealthAlarm(t *testing.T) {
 	alarm, _, _ := failoverIDs(t)
 	hasResource(t, failoverTemplate(), "AWS::Route53::HealthCheck", map[string]any{
 		"HealthCheckConfig": assertions.Match_ObjectLike(&map[string]any{
-			"Type":            "CLOUDWATCH_METRIC",
-			"AlarmIdentifier": map[string]any{"Name": ref(alarm), "Region": cfg.PrimaryRegion},
+			"Type":                         "CLOUDWATCH_METRIC",
+			"AlarmIdentifier":              map[string]any{"Name": ref(alarm), "Region": cfg.PrimaryRegion},
+			"InsufficientDataHealthStatus": cfg.HealthCheckInsufficientData,
 		}),
 	})
 }

@@ -28,12 +28,39 @@ var (
 	outDir string
 	// tpl holds each stack's template by stack name.
 	tpl = map[string]assertions.Template{}
-	// provisioned is a second app: provisioned billing and reserved concurrency.
-	provisioned struct {
+	// nondefault is a second app with every stack, on a configuration that
+	// differs from the default in each setting a deployspec value comes from
+	// (nondefaultContext, the -c overrides a twin scenario may use), plus
+	// provisioned billing and reserved concurrency.
+	nondefault struct {
 		cfg        config.Config
-		data, proc assertions.Template
+		set        Set
+		data, proc assertions.Template // Data, and Processing in the primary
+		// tpl and templates hold each stack's template by stack name.
+		tpl       map[string]assertions.Template
+		templates map[string]map[string]any
 	}
 )
+
+// nondefaultContext are the -c overrides of the nondefault app.
+var nondefaultContext = map[string]any{
+	config.KeyBillingMode:                  "provisioned",
+	config.KeyReadCapacityMin:              "2",
+	config.KeyReadCapacityMax:              "40",
+	config.KeyWriteCapacityMin:             "3",
+	config.KeyWriteCapacityMax:             "50",
+	config.KeyProcessorReservedConcurrency: "7",
+	config.KeyEnv:                          "scn",
+	config.KeyPrimaryRegion:                "eu-west-1",
+	config.KeySecondaryRegion:              "eu-central-1",
+	config.KeyTargetMaxEventAgeSeconds:     "60",
+	config.KeyTargetRetryAttempts:          "3",
+	config.KeyHealthCheckInsufficientData:  "LastKnownStatus",
+	config.KeyDLQRetentionDays:             "4",
+	config.KeyProcessorTimeoutSeconds:      "10",
+	config.KeyAsyncRetryAttempts:           "0",
+	config.KeyAsyncMaxEventAgeSeconds:      "120",
+}
 
 func TestMain(m *testing.M) {
 	code, err := setup(m)
@@ -81,19 +108,22 @@ func setup(m *testing.M) (int, error) {
 	for k, v := range ctx {
 		pctx[k] = v
 	}
-	pctx[config.KeyBillingMode] = "provisioned"
-	pctx[config.KeyReadCapacityMin], pctx[config.KeyReadCapacityMax] = "2", "40"
-	pctx[config.KeyWriteCapacityMin], pctx[config.KeyWriteCapacityMax] = "3", "50"
-	pctx[config.KeyProcessorReservedConcurrency] = "7"
-	if provisioned.cfg, err = config.Load(pctx, env); err != nil {
+	for k, v := range nondefaultContext {
+		pctx[k] = v
+	}
+	if nondefault.cfg, err = config.Load(pctx, env); err != nil {
 		return 0, err
 	}
-	papp := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(filepath.Join(tmp, "provisioned.out")), Context: &pctx})
-	pdata := NewData(papp, provisioned.cfg)
-	pproc := NewProcessing(papp, provisioned.cfg, provisioned.cfg.PrimaryRegion, asset)
+	papp := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(filepath.Join(tmp, "nondefault.out")), Context: &pctx})
+	nondefault.set = NewAll(papp, nondefault.cfg, asset)
 	papp.Synth(nil)
-	provisioned.data = assertions.Template_FromStack(pdata.Stack, nil)
-	provisioned.proc = assertions.Template_FromStack(pproc.Stack, nil)
+	nondefault.tpl, nondefault.templates = map[string]assertions.Template{}, map[string]map[string]any{}
+	for _, s := range nondefault.set.All() {
+		t := assertions.Template_FromStack(s, nil)
+		nondefault.tpl[*s.StackName()], nondefault.templates[*s.StackName()] = t, *t.ToJSON()
+	}
+	nondefault.data = nondefault.tpl[*nondefault.set.Data.StackName()]
+	nondefault.proc = nondefault.tpl[*nondefault.set.Processing[0].StackName()]
 
 	return m.Run(), nil
 }

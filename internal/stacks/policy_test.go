@@ -47,8 +47,9 @@ func asList(v any) []any {
 }
 
 func allTemplates() map[string]assertions.Template {
-	all := map[string]assertions.Template{
-		"provisioned/Data": provisioned.data, "provisioned/Processing": provisioned.proc,
+	all := map[string]assertions.Template{}
+	for k, v := range nondefault.tpl {
+		all["nondefault/"+k] = v
 	}
 	for k, v := range tpl {
 		all[k] = v

@@ -5,6 +5,7 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 
 	"github.com/tap-trading/tap/internal/config"
+	"github.com/tap-trading/tap/internal/deployspec"
 	"github.com/tap-trading/tap/internal/infra"
 )
 
@@ -14,30 +15,26 @@ type Processing struct {
 	*infra.Processing
 }
 
-// NewProcessing creates the processing stack of region; assetDir holds the
-// prebuilt processor bootstrap.
-func NewProcessing(scope constructs.Construct, cfg config.Config, region, assetDir string) *Processing {
-	n := cfg.Names()
+// NewProcessing creates the processing stack of region; spec is
+// deployspec.For(cfg), and assetDir holds the prebuilt processor bootstrap.
+func NewProcessing(scope constructs.Construct, cfg config.Config, spec deployspec.Spec, region, assetDir string) *Processing {
+	n := spec.Names
 	s := newStack(scope, n.ProcessingStack(region), region,
 		"TAP "+cfg.Env+": processing path in "+region+" (bus, rule, processor, DLQs, heartbeat, alarms)", cfg)
 
 	p := infra.NewProcessing(s, "Processing", infra.ProcessingProps{
-		Names:                n,
+		Spec:                 spec,
 		Region:               region,
-		PeerRegion:           cfg.Peer(region),
 		AlertEmail:           cfg.AlertEmail,
 		AssetDir:             assetDir,
-		TargetRetryAttempts:  cfg.TargetRetryAttempts,
-		TargetMaxEventAge:    cfg.TargetMaxEventAge,
 		ArchiveRetentionDays: cfg.ArchiveRetentionDays,
+		// What decides cost and diagnostics, not behaviour the twin
+		// rehearses; the function's timeout and retries come from spec.
 		Processor: infra.ProcessorProps{
 			LogLevel:            cfg.LogLevel,
 			MemoryMB:            cfg.ProcessorMemoryMB,
-			Timeout:             cfg.ProcessorTimeout,
 			ReservedConcurrency: cfg.ProcessorReservedConcurrency,
 			LogRetentionDays:    cfg.LogRetentionDays,
-			AsyncRetryAttempts:  cfg.AsyncRetryAttempts,
-			AsyncMaxEventAge:    cfg.AsyncMaxEventAge,
 		},
 	})
 

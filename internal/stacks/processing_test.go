@@ -145,8 +145,8 @@ func TestProcessorFunction(t *testing.T) {
 }
 
 func TestReservedConcurrencyFromConfig(t *testing.T) {
-	hasResource(t, provisioned.proc, "AWS::Lambda::Function", map[string]any{
-		"ReservedConcurrentExecutions": provisioned.cfg.ProcessorReservedConcurrency,
+	hasResource(t, nondefault.proc, "AWS::Lambda::Function", map[string]any{
+		"ReservedConcurrentExecutions": nondefault.cfg.ProcessorReservedConcurrency,
 	})
 }
 
@@ -161,7 +161,7 @@ func TestProcessorLogGroupHasRetention(t *testing.T) {
 	}
 }
 
-// TestDLQsEncryptedTLSOnly: both queues in both regions keep messages 14 days,
+// TestDLQsEncryptedTLSOnly: both queues in both regions keep messages as configured (14 days by default),
 // are encrypted at rest and refuse non-TLS requests.
 func TestDLQsEncryptedTLSOnly(t *testing.T) {
 	for _, region := range cfg.Regions() {
@@ -172,7 +172,7 @@ func TestDLQsEncryptedTLSOnly(t *testing.T) {
 				hasResource(t, tp, "AWS::SQS::Queue", map[string]any{
 					"QueueName":              assertions.Match_AnyValue(),
 					"SqsManagedSseEnabled":   true,
-					"MessageRetentionPeriod": infra.DefaultDLQRetention.Seconds(),
+					"MessageRetentionPeriod": cfg.DLQRetention.Seconds(),
 				})
 				hasResource(t, tp, "AWS::SQS::QueuePolicy", map[string]any{
 					"Queues": []any{ref(queue)},

@@ -1,6 +1,7 @@
 // Package stacks composes TAP's constructs into its CloudFormation stacks:
 // Tap-<env>-Data and Tap-<env>-Failover in the primary region and one
-// Tap-<env>-Processing-<region> per region. Stacks are thin: they map the
+// Tap-<env>-Processing-<region> per region. Stacks are thin: they pass the
+// parts of one deployspec.Spec (every behavioural value) and the rest of the
 // config to construct props, set an explicit account/region, and declare
 // outputs. Nothing is referenced across regions; ARNs are rebuilt from
 // deterministic names instead.
