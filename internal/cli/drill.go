@@ -11,27 +11,28 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tap-trading/tap/internal/drill"
-	"github.com/tap-trading/tap/internal/partition"
+	"github.com/tap-trading/tap/internal/twin"
 )
 
 // drillFlags are the flags of tapctl local drill and tapctl local --regions.
 type drillFlags struct {
-	regions      string
-	scenario     string
-	period       time.Duration
-	periods      int
-	threshold    time.Duration
-	rate         float64
-	duplicates   float64
-	lag          time.Duration
-	mode         string
-	warmup       time.Duration
-	outage       time.Duration
-	cooldown     time.Duration
-	concurrency  int
-	seed         uint64
-	phaseTimeout time.Duration
-	processorLog string
+	regions          string
+	scenario         string
+	period           time.Duration
+	insufficientData string
+	rate             float64
+	duplicates       float64
+	conflicts        float64
+	lag, lagJitter   time.Duration
+	skew             time.Duration
+	warmup           time.Duration
+	outage           time.Duration
+	cooldown         time.Duration
+	concurrency      int
+	seed             uint64
+	phaseTimeout     time.Duration
+	processorLog     string
+	timelineDir      string
 }
 
 // register adds the flags to cmd: all of them for tapctl local drill, the
@@ -39,27 +40,30 @@ type drillFlags struct {
 // --concurrency and --processor-log).
 func (f *drillFlags) register(cmd *cobra.Command, drillOnly bool) {
 	fl := cmd.Flags()
-	regions := drill.DefaultPrimary + "," + drill.DefaultSecondary
+	d := twin.DeploymentDefaults()
+	regions := d.PrimaryRegion + "," + d.SecondaryRegion
 	if drillOnly {
 		fl.StringVar(&f.regions, "regions", regions, "PRIMARY,SECONDARY: the two regions")
-		fl.StringVar(&f.scenario, "scenario", "all", "region-loss, processor-failure, or all (both, one after the other)")
-		fl.Float64Var(&f.rate, "rate", 2, "load: events per second through the global endpoint")
+		fl.StringVar(&f.scenario, "scenario", "all", "one of "+strings.Join(drill.Names(), ", ")+", or all (each in turn)")
+		fl.Float64Var(&f.rate, "rate", 5, "load: events per second through the global endpoint")
 		fl.Float64Var(&f.duplicates, "duplicates", 0.1, "load: probability an event is published again")
-		fl.DurationVar(&f.warmup, "warmup", 0, "load before the failure (default 2 periods)")
-		fl.DurationVar(&f.outage, "outage", 0, "how long the failure lasts after routing moved (default 2 periods; processor failure N+2)")
+		fl.Float64Var(&f.conflicts, "conflicts", 0.02, "load: fraction of events another event claims the same (orderId, seq) for")
+		fl.DurationVar(&f.warmup, "warmup", 0, "load before the failure (default 3 periods)")
+		fl.DurationVar(&f.outage, "outage", 0, "how long the failure lasts once it has shown (default 3 periods; processor-failure and lambda-refusal 7)")
 		fl.DurationVar(&f.cooldown, "cooldown", 0, "load after recovery (default 2 periods)")
 		fl.Uint64Var(&f.seed, "seed", 0, "load generator seed, to repeat a run (default: from the clock)")
 		fl.DurationVar(&f.phaseTimeout, "phase-timeout", 90*time.Second, "longest wait for routing to move, replication to catch up, or the pipeline to quiesce")
-		fl.IntVar(&f.concurrency, "concurrency", 64, "events each region's processor handles at once (Lambda scales out; too few slots held by retries read as an outage)")
+		fl.IntVar(&f.concurrency, "concurrency", 64, "events each region's processor handles at once")
 		fl.StringVar(&f.processorLog, "processor-log", "", "file for both processors' JSON logs; - for stderr (default: discarded)")
+		fl.StringVar(&f.timelineDir, "timeline", "", "directory for each scenario's HTML timeline (<scenario>.html)")
+		fl.StringVar(&f.insufficientData, "insufficient-data", "", "override the health check's InsufficientDataHealthStatus: Healthy, Unhealthy or LastKnownStatus (default: as deployed)")
 	} else {
 		fl.StringVar(&f.regions, "regions", "", "PRIMARY,SECONDARY: run two regions behind a local global endpoint (e.g. "+regions+")")
 	}
-	fl.StringVar(&f.mode, "partition", "refuse", "how a cut region looks: refuse (connections reset) or hang (never answered)")
-	fl.DurationVar(&f.period, "period", 2*time.Second, "health period, standing for AWS's 60 s")
-	fl.IntVar(&f.periods, "periods", 3, "N: breaching periods to fail over, good ones to fail back (AWS: 5)")
-	fl.DurationVar(&f.threshold, "threshold", 5*time.Second, "average ingestion-to-invocation latency over which a period breaches (AWS: 30 s)")
-	fl.DurationVar(&f.lag, "lag", 100*time.Millisecond, "delay of event and table replication after acceptance")
+	fl.DurationVar(&f.period, "period", 2*time.Second, "stands for the health alarm's 60 s period: every AWS duration is scaled by period/60s")
+	fl.DurationVar(&f.lag, "lag", 100*time.Millisecond, "least delay of event and table replication")
+	fl.DurationVar(&f.lagJitter, "lag-jitter", 200*time.Millisecond, "random extra delay of each replicated table record (items arrive in any order)")
+	fl.DurationVar(&f.skew, "skew", 0, "how far the secondary's clock runs ahead of the primary's in last-writer-wins (negative: behind); less than a period")
 }
 
 // config turns the flags into a drill configuration, or a usage error
@@ -71,24 +75,18 @@ func (f *drillFlags) config(regions string) (drill.Config, error) {
 	}
 	c := drill.Config{
 		Primary: strings.TrimSpace(primary), Secondary: strings.TrimSpace(secondary),
-		Period: f.period, Periods: f.periods, Threshold: f.threshold, Rate: f.rate, Duplicates: f.duplicates,
-		Lag: f.lag, Warmup: f.warmup, Outage: f.outage, Cooldown: f.cooldown, Concurrency: f.concurrency,
-		Seed: f.seed, PhaseTimeout: f.phaseTimeout,
+		Period: f.period, InsufficientData: f.insufficientData, Rate: f.rate, Duplicates: f.duplicates, Conflicts: f.conflicts,
+		Lag: f.lag, LagJitter: f.lagJitter, Skew: f.skew, Warmup: f.warmup, Outage: f.outage, Cooldown: f.cooldown,
+		Concurrency: f.concurrency, Seed: f.seed, PhaseTimeout: f.phaseTimeout, TimelineDir: f.timelineDir,
 	}
-	if f.mode != "" {
-		m, err := partition.ParseMode(f.mode)
-		if err != nil {
-			return c, usagef("--partition %q: want refuse or hang", f.mode)
-		}
-		c.Mode = m
+	if f.scenario != "" && f.scenario != "all" {
+		c.Scenario = drill.Scenario(f.scenario)
 	}
 	// Zero values mean "default" to the drill; a zero given on the command
 	// line is a mistake the drill must name.
 	switch {
 	case f.period <= 0:
-		return c, usagef("--period %s: want a positive duration (AWS's is 1m)", f.period)
-	case f.periods <= 0:
-		return c, usagef("--periods %d: want 1 to 10 (AWS's alarm uses 5)", f.periods)
+		return c, usagef("--period %s: want a positive duration (it stands for AWS's 1m)", f.period)
 	case f.rate < 0:
 		return c, usagef("--rate %g: want more than 0 events/s", f.rate)
 	case f.lag < 0:
@@ -104,40 +102,38 @@ func (a *app) localDrillCmd() *cobra.Command {
 	var f drillFlags
 	cmd := &cobra.Command{
 		Use:   "drill",
-		Short: "Run the region-loss drill on two local regions and verify zero loss and convergence",
-		Long: `Run TAP in two regions on this machine (one moto server per region, each
-behind a loopback partition proxy; the real processor in both; table
-replication over DynamoDB Streams; heartbeats; health computed as the
-deployed alarm computes it; a local global endpoint) and drill its failover
-under steady generated load (with duplicates) published through the endpoint
-by a producer that retries failed entries:
+		Short: "Run the failure drills on two local regions and verify zero loss, convergence and routing",
+		Long: `Run TAP in two regions on this machine as it deploys (one moto server per
+region, each behind loopback partition proxies; the real processor in both
+under Lambda's and EventBridge's retry semantics; table replication as
+global tables do it; heartbeats; the deployed health alarm evaluated in the
+primary's CloudWatch and read by a Route 53 health check; a local global
+endpoint routing by it) and drill one failure at a time under steady
+generated load (with duplicates and conflicting events) published through
+the endpoint by a producer that retries failed entries. Every value the
+twin uses is the deployed one (internal/deployspec), scaled in time by
+--period/60s. The scenarios:
 
-  region-loss        cut the primary (--partition refuse|hang) → routing moves
-                     → heal → replication catches up → routing fails back →
-                     stop load → quiesce → verify
-  processor-failure  the primary's processor's DynamoDB calls fail → routing
-                     must NOT move → fault removed, dead letters redriven →
-                     verify
+` + scenarioHelp() + `
 
-Progress is printed once a second (phase, routing, health, replication
-backlog and lag, events applied per region). The report gives RTO (cut →
-routing switched; cut → first event applied through the secondary) in local
-and AWS-equivalent time, events accepted during the outage and how many had
-to wait for healing, events lost, I1 and I2 on each replica, I3 (replicas
-compared item by item), replication lag, events both regions applied, and
-DynamoDB operations per invocation per region. Exit 1 if any check fails.
-
-Times are scaled: --period stands for AWS's 60 s period and --periods for
-its 5 evaluation periods; AWS-equivalent times scale both back and add
-Route 53's 30 s evaluation interval to routing changes.
+Progress is printed once a second. Each report gives RTO (failure → routing
+switched; → first event applied through the secondary) and recovery →
+failback in local and AWS-equivalent time, events lost, I1 and I2 on each
+replica, I3 (replicas compared item by item), how contested (orderId, seq)
+were settled, replication lag, DynamoDB operations per invocation, and the
+scenario's own checks with their time bounds. Errors the twin survives (a
+cut region's pollers) are counted, not streamed. Exit 1 if any check fails.
 
 Ctrl-C heals both regions, stops the load, reports what settled, and stops
 every process it started.`,
-		Example: `  # both scenarios with the defaults (about a minute each)
-  tapctl local drill
+		Example: `  # every scenario with the defaults (about six minutes), timelines in drill-out/
+  tapctl local drill --timeline drill-out
 
-  # the region loss only, with hung connections, as JSON
-  tapctl local drill --scenario region-loss --partition hang --output json`,
+  # the brownout only, as JSON
+  tapctl local drill --scenario brownout --output json
+
+  # the evidence for the health check's setting: a region loss with LastKnownStatus
+  tapctl local drill --scenario region-loss --insufficient-data LastKnownStatus`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			asJSON, err := a.json()
@@ -151,14 +147,9 @@ every process it started.`,
 			if err != nil {
 				return err
 			}
-			var scenarios []drill.Scenario
-			switch f.scenario {
-			case "all":
-				scenarios = []drill.Scenario{drill.RegionLoss, drill.ProcessorFailure}
-			case string(drill.RegionLoss), string(drill.ProcessorFailure):
+			scenarios := drill.All()
+			if f.scenario != "all" {
 				scenarios = []drill.Scenario{drill.Scenario(f.scenario)}
-			default:
-				return usagef("--scenario %q: want region-loss, processor-failure or all", f.scenario)
 			}
 			return a.runDrills(cmd.Context(), cfg, scenarios, f.processorLog, asJSON)
 		},
@@ -256,4 +247,13 @@ func (p *progressPrinter) done() {
 	if p.interactive && p.drawn {
 		fmt.Fprintln(p.w)
 	}
+}
+
+// scenarioHelp lists the scenarios for the help text.
+func scenarioHelp() string {
+	var b strings.Builder
+	for _, s := range drill.All() {
+		fmt.Fprintf(&b, "  %-18s %s\n", s, drill.About(s))
+	}
+	return strings.TrimRight(b.String(), "\n")
 }

@@ -4,22 +4,27 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/tap-trading/tap/internal/awslocal"
-	"github.com/tap-trading/tap/internal/drill"
 	"github.com/tap-trading/tap/internal/local"
+	"github.com/tap-trading/tap/internal/partition"
+	"github.com/tap-trading/tap/internal/twin"
 )
 
 // runRegions is tapctl local --regions: two regions, interactively, until
 // Ctrl-C (or the end of stdin's commands).
 func (a *app) runRegions(ctx context.Context, f drillFlags, concurrency int, procLog string) error {
-	cfg, err := f.config(f.regions)
+	dc, err := f.config(f.regions)
 	if err != nil {
 		return err
 	}
+	cfg := dc.Twin()
 	cfg.Concurrency = concurrency
 	out, closeLog, err := a.drillProcessorLog(procLog)
 	if err != nil {
@@ -27,10 +32,13 @@ func (a *app) runRegions(ctx context.Context, f drillFlags, concurrency int, pro
 	}
 	defer closeLog()
 	cfg.ProcessorOutput = out
-	cfg.OnError = func(err error) { fmt.Fprintf(a.env.Stderr, "survived: %v\n", err) }
+	// Errors a cut region's pollers survive are expected: counted, shown by
+	// status, not streamed.
+	var survived atomic.Int64
+	cfg.Observer.Survived = func(error) { survived.Add(1) }
 
-	fmt.Fprintf(a.env.Stderr, "starting two regions (%s primary, %s secondary)...\n", cfg.Primary, cfg.Secondary)
-	e, err := drill.Start(ctx, cfg)
+	fmt.Fprintf(a.env.Stderr, "starting two regions (%s primary, %s secondary), then the failover path...\n", dc.Primary, dc.Secondary)
+	e, err := twin.Start(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -40,7 +48,7 @@ func (a *app) runRegions(ctx context.Context, f drillFlags, concurrency int, pro
 	regions := e.Regions()
 	statePath := local.StatePath(a.env.Getenv)
 	st := local.State{
-		Resources: local.Resources{Endpoint: e.EndpointURL(), Region: cfg.Primary, Env: drill.DefaultEnv, Bus: regions[0].Bus, Table: regions[0].Table},
+		Resources: local.Resources{Endpoint: e.EndpointURL(), Region: dc.Primary, Env: twin.DefaultEnv, Bus: regions[0].Bus, Table: regions[0].Table},
 		PID:       os.Getpid(), StartedAt: a.env.Now().UTC(),
 	}
 	if err := local.WriteState(statePath, st); err != nil {
@@ -54,7 +62,10 @@ func (a *app) runRegions(ctx context.Context, f drillFlags, concurrency int, pro
 	for _, r := range regions {
 		fmt.Fprintf(tw, "region %s\tAWS %s, bus %s, table %s\n", r.Name, r.Endpoint, r.Bus, r.Table)
 	}
-	fmt.Fprintf(tw, "health\t%s periods, unhealthy after %d breaching (latency over %s or no data)\n", cfg.Period, cfg.Periods, cfg.Threshold)
+	a2 := e.Spec().HealthAlarm
+	fmt.Fprintf(tw, "health\t%s %s %s over %s (scaled) in %d of %d periods of %s (AWS %s), missing data %s; health check on insufficient data: %s\n",
+		a2.Namespace, a2.MetricName, a2.Statistic, e.Scale().Local(time.Duration(a2.Threshold*float64(time.Millisecond))),
+		a2.DatapointsToAlarm, a2.EvaluationPeriods, e.Scale().Local(a2.Period), a2.Period, a2.TreatMissingData, e.Spec().HealthCheck.InsufficientDataHealthStatus)
 	tw.Flush()
 	fmt.Fprintf(w, `
 Publish through the global endpoint:
@@ -62,10 +73,11 @@ Publish through the global endpoint:
     --endpoint-url %s --region %s \
     --entries '[{"EventBusName":"%s","Source":"tap.trading","DetailType":"ExecutionReport","Detail":"{…}"}]'
 or:  tapctl send --local --file events.jsonl
-Commands on stdin: cut REGION | heal REGION | fail REGION (its processor's DynamoDB calls) | status
+Commands on stdin: cut REGION [hang] | slow REGION DURATION | link cut|heal | monitoring REGION (lose it)
+  | refuse REGION (Lambda refuses invocations) | fail REGION (its processor's DynamoDB calls) | heal REGION | status
 Ctrl-C stops both regions.
 
-`, awslocal.AccessKeyID, awslocal.SecretAccessKey, e.EndpointURL(), cfg.Primary, regions[0].Bus)
+`, awslocal.AccessKeyID, awslocal.SecretAccessKey, e.EndpointURL(), dc.Primary, regions[0].Bus)
 
 	cmds := make(chan string)
 	go func() {
@@ -83,12 +95,12 @@ Ctrl-C stops both regions.
 			fmt.Fprintln(w, "\nstopping: healing both regions, stopping every process started...")
 			return nil
 		case line := <-cmds:
-			if err := a.regionCommand(e, line); err != nil {
+			if err := a.regionCommand(e, line, survived.Load()); err != nil {
 				fmt.Fprintf(w, "%v\n", err)
 			}
 		case <-tick.C:
-			p := e.Progress()
-			// Print routing and health changes as they happen.
+			p := e.Status()
+			// Print routing, alarm and health changes as they happen.
 			if s := routeState(p); s != last {
 				fmt.Fprintf(a.env.Stdout, "%s  %s\n", a.env.Now().UTC().Format("15:04:05.000"), p.Line())
 				last = s
@@ -97,26 +109,66 @@ Ctrl-C stops both regions.
 	}
 }
 
-// routeState is the part of the progress worth a line when it changes.
-func routeState(p drill.Progress) string {
-	return fmt.Sprintf("%s %v %v", p.Route, p.Healthy, p.Cut)
+// routeState is the part of the status worth a line when it changes.
+func routeState(p twin.Status) string {
+	st := fmt.Sprintf("%s %v", p.Route, p.Healthy)
+	for _, r := range slices.Sorted(maps.Keys(p.Regions)) {
+		st += fmt.Sprintf(" %s %s %v", r, p.Regions[r].Alarm, p.Regions[r].Failures)
+	}
+	return st
 }
 
-func (a *app) regionCommand(e *drill.Env, line string) error {
-	verb, region, _ := strings.Cut(line, " ")
-	region = strings.TrimSpace(region)
-	switch verb {
+func (a *app) regionCommand(e *twin.Env, line string, survived int64) error {
+	f := strings.Fields(line)
+	arg := func(i int) string {
+		if i < len(f) {
+			return f[i]
+		}
+		return ""
+	}
+	switch arg(0) {
 	case "":
 		return nil
 	case "cut":
-		return e.Cut(region)
-	case "heal":
-		return e.Heal(region)
+		mode := partition.Refuse
+		if arg(2) != "" {
+			m, err := partition.ParseMode(arg(2))
+			if err != nil {
+				return err
+			}
+			mode = m
+		}
+		return e.Cut(arg(1), mode)
+	case "slow":
+		d, err := time.ParseDuration(arg(2))
+		if err != nil || d <= 0 {
+			return fmt.Errorf("slow %s %q: want a positive duration such as 1.5s", arg(1), arg(2))
+		}
+		return e.Slow(arg(1), d)
+	case "link":
+		switch arg(1) {
+		case "cut":
+			return e.CutLink(partition.Hang)
+		case "heal":
+			for _, r := range e.Regions() {
+				if err := e.Heal(r.Name); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+		return fmt.Errorf("link %q: want link cut or link heal", arg(1))
+	case "monitoring":
+		return e.LoseMonitoring(arg(1))
+	case "refuse":
+		return e.RefuseInvocations(arg(1))
 	case "fail":
-		return e.FailProcessor(region)
+		return e.FailProcessor(arg(1))
+	case "heal":
+		return e.Heal(arg(1))
 	case "status":
-		fmt.Fprintln(a.env.Stdout, e.Progress().Line())
+		fmt.Fprintf(a.env.Stdout, "%s | errors survived %d\n", e.Status().Line(), survived)
 		return nil
 	}
-	return fmt.Errorf("unknown command %q: want cut REGION, heal REGION, fail REGION or status", line)
+	return fmt.Errorf("unknown command %q: want cut REGION [hang], slow REGION DURATION, link cut|heal, monitoring REGION, refuse REGION, fail REGION, heal REGION or status", line)
 }

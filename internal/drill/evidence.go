@@ -10,28 +10,28 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	sttypes "github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
 
-	"github.com/tap-trading/tap/internal/replication"
+	"github.com/tap-trading/tap/internal/twin"
 )
 
 // streamHistory lists the stream records of one order's state item in a
-// replica: when each write was accepted, by whom it was made (the
-// replicator's writes carry replication.MetaAttr) and what it wrote. It is
-// the evidence of a convergence failure; it reads the whole stream, which
-// only a finished drill's small tables make cheap.
-func streamHistory(ctx context.Context, r *region, table, orderID string) ([]string, error) {
-	desc, err := r.ddb.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: &table})
+// region's replica: when each write was accepted, which region's processor
+// made it and what it wrote. It is the evidence of a convergence failure;
+// it reads the whole stream, which only a finished drill's small tables
+// make cheap.
+func streamHistory(ctx context.Context, c *twin.Clients, region, table, orderID string) ([]string, error) {
+	desc, err := c.DynamoDB.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: &table})
 	if err != nil || desc.Table.LatestStreamArn == nil {
-		return nil, fmt.Errorf("%s: no stream: %v", r.name, err)
+		return nil, fmt.Errorf("%s: no stream: %v", region, err)
 	}
 	arn := desc.Table.LatestStreamArn
-	sd, err := r.streams.DescribeStream(ctx, &dynamodbstreams.DescribeStreamInput{StreamArn: arn})
+	sd, err := c.Streams.DescribeStream(ctx, &dynamodbstreams.DescribeStreamInput{StreamArn: arn})
 	if err != nil {
 		return nil, err
 	}
 	pk := "ORDER#" + orderID
 	var out []string
 	for _, sh := range sd.StreamDescription.Shards {
-		it, err := r.streams.GetShardIterator(ctx, &dynamodbstreams.GetShardIteratorInput{
+		it, err := c.Streams.GetShardIterator(ctx, &dynamodbstreams.GetShardIteratorInput{
 			StreamArn: arn, ShardId: sh.ShardId, ShardIteratorType: sttypes.ShardIteratorTypeTrimHorizon,
 		})
 		if err != nil {
@@ -39,7 +39,7 @@ func streamHistory(ctx context.Context, r *region, table, orderID string) ([]str
 		}
 		iter := it.ShardIterator
 		for iter != nil {
-			page, err := r.streams.GetRecords(ctx, &dynamodbstreams.GetRecordsInput{ShardIterator: iter})
+			page, err := c.Streams.GetRecords(ctx, &dynamodbstreams.GetRecordsInput{ShardIterator: iter})
 			if err != nil {
 				return out, err
 			}
@@ -49,16 +49,12 @@ func streamHistory(ctx context.Context, r *region, table, orderID string) ([]str
 					continue
 				}
 				img := d.NewImage
-				by := "local"
-				if _, ok := img[replication.MetaAttr]; ok {
-					by = "replicated"
-				}
 				at := ""
 				if d.ApproximateCreationDateTime != nil {
 					at = d.ApproximateCreationDateTime.UTC().Format("15:04:05.000")
 				}
-				out = append(out, fmt.Sprintf("%s %s #%s at %s: %s write, lastSeq %s, processedRegion %s, updatedAt %s",
-					r.name, rec.EventName, aws.ToString(d.SequenceNumber), at, by, num(img["lastSeq"]), str(img["processedRegion"]), str(img["updatedAt"])))
+				out = append(out, fmt.Sprintf("%s %s #%s at %s: lastSeq %s, lastEventId %s, processedRegion %s, updatedAt %s",
+					region, rec.EventName, aws.ToString(d.SequenceNumber), at, num(img["lastSeq"]), str(img["lastEventId"]), str(img["processedRegion"]), str(img["updatedAt"])))
 			}
 			if len(page.Records) == 0 {
 				break

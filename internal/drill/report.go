@@ -9,59 +9,32 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/tap-trading/tap/internal/health"
 	"github.com/tap-trading/tap/internal/local"
+	"github.com/tap-trading/tap/internal/twin"
 )
 
-// Progress is a snapshot of a running drill.
+// Progress is a snapshot of a running drill: the twin's status, the phase
+// and the load.
 type Progress struct {
+	twin.Status
 	Elapsed time.Duration `json:"elapsedNs"`
 	Phase   string        `json:"phase"`
-	// Route is the region the endpoint sends events to.
-	Route string `json:"route"`
-	// Healthy is each region's health.
-	Healthy map[string]bool `json:"healthy"`
-	// Cut lists the regions cut off.
-	Cut []string `json:"cut,omitempty"`
-	// Applied counts the events each region's processor applied.
-	Applied map[string]int `json:"applied"`
 	// Accepted counts the events the endpoint accepted.
 	Accepted int `json:"accepted"`
-	// PendingReplication counts accepted events not yet delivered to the
-	// other region, by source region.
-	PendingReplication map[string]int `json:"pendingReplication"`
-	// TableBacklog counts table writes not yet replicated, by source.
-	TableBacklog map[string]int64 `json:"tableBacklog"`
-	// TableLagP99 is the table replication lag so far, by source.
-	TableLagP99 map[string]time.Duration `json:"tableLagP99Ns"`
 }
 
 // Line renders p on one line.
 func (p Progress) Line() string {
-	var health []string
-	for _, r := range slices.Sorted(maps.Keys(p.Healthy)) {
-		s := "healthy"
-		if !p.Healthy[r] {
-			s = "UNHEALTHY"
-		}
-		if slices.Contains(p.Cut, r) {
-			s += ",cut"
-		}
-		health = append(health, fmt.Sprintf("%s %s applied %d repl-pending %d table-backlog %d lag-p99 %s",
-			r, s, p.Applied[r], p.PendingReplication[r], p.TableBacklog[r], p.TableLagP99[r].Round(time.Millisecond)))
-	}
-	if p.Phase == "" { // not a drill: no phases, no load of its own
-		return fmt.Sprintf("route→%s | %s", p.Route, strings.Join(health, " | "))
-	}
-	return fmt.Sprintf("%6.1fs %-18s route→%s accepted %d | %s", p.Elapsed.Seconds(), p.Phase, p.Route, p.Accepted, strings.Join(health, " | "))
+	return fmt.Sprintf("%6.1fs %-24s accepted %d | %s", p.Elapsed.Seconds(), p.Phase, p.Accepted, p.Status.Line())
 }
 
 // Duration is a drill time with what it stands for in AWS.
 type Duration struct {
 	// Local is measured in the drill.
 	Local time.Duration `json:"localNs"`
-	// AWS is the AWS-equivalent (Config.AWSEquivalent, plus Route 53's
-	// evaluation interval for routing transitions).
+	// AWS is the AWS-equivalent: Local divided by the twin's scale (the
+	// alarm, the metric's delay and Route 53's reads are all scaled, so
+	// nothing is added).
 	AWS time.Duration `json:"awsNs"`
 	// Measured is false when the event never happened.
 	Measured bool `json:"measured"`
@@ -94,25 +67,39 @@ type RegionReport struct {
 	// OpsPerEvent divides them by Invocations.
 	DynamoDBOps map[string]int     `json:"dynamodbOps"`
 	OpsPerEvent map[string]float64 `json:"opsPerEvent"`
-	// DeadLetters is the processing DLQ's depth after the drill.
-	DeadLetters int `json:"deadLetters"`
+	// DeadLetters and DeliveryDeadLetters are the processing and delivery
+	// DLQs' depths after the drill.
+	DeadLetters         int `json:"deadLetters"`
+	DeliveryDeadLetters int `json:"deliveryDeadLetters"`
 	// Checks are I1 and I2 on this region's replica.
 	Checks []local.Check `json:"checks"`
+}
+
+// RouteMark is when the endpoint started sending calls to a region.
+type RouteMark struct {
+	Region string        `json:"region"`
+	At     time.Duration `json:"atNs"` // since the drill started
 }
 
 // Report is the result of a drill.
 type Report struct {
 	Scenario  Scenario `json:"scenario"`
+	About     string   `json:"about"`
 	Primary   string   `json:"primary"`
 	Secondary string   `json:"secondary"`
 	Seed      uint64   `json:"seed"`
-	// Settings: the scaled health evaluation and the load.
-	Period    time.Duration `json:"periodNs"`
-	Periods   int           `json:"periods"`
-	Threshold time.Duration `json:"thresholdNs"`
+	// Period stands for the alarm's 60 s; Scale is local time per AWS time.
+	Period time.Duration `json:"periodNs"`
+	Scale  string        `json:"scale"`
+	// Alarm describes the deployed health alarm and health check the twin
+	// ran; Overrides lists the deployment settings the scenario changed.
+	Alarm     string   `json:"alarm"`
+	Overrides []string `json:"overrides,omitempty"`
+	// The load and replication settings.
 	Rate      float64       `json:"rate"`
 	Lag       time.Duration `json:"lagNs"`
-	Mode      string        `json:"mode"`
+	LagJitter time.Duration `json:"lagJitterNs"`
+	Skew      time.Duration `json:"skewNs"`
 	Phases    []PhaseMark   `json:"phases"`
 	// RTO: failure → routing switched, and → first event accepted by the
 	// secondary and applied there; recovery → routing back.
@@ -125,12 +112,14 @@ type Report struct {
 	Accepted   int `json:"accepted"`
 	Unaccepted int `json:"unaccepted"`
 	// EntriesRefused counts entries the endpoint failed (the producer
-	// retried them).
-	EntriesRefused int `json:"entriesRefused"`
+	// retried them); ReplicationsExpired events whose replication to the
+	// other region exceeded the managed rule's retry policy.
+	EntriesRefused      int `json:"entriesRefused"`
+	ReplicationsExpired int `json:"replicationsExpired"`
 	// AcceptedDuringOutage counts events accepted between failure and
 	// recovery; WaitedForHealing those whose replication to or from the
-	// cut region had to wait for it to heal (AtRisk: the ones accepted by
-	// the primary, which existed only there during the outage).
+	// failed region had to wait for the recovery (AtRisk: the ones accepted
+	// by the primary, which existed only there meanwhile).
 	AcceptedDuringOutage int `json:"acceptedDuringOutage"`
 	WaitedForHealing     int `json:"waitedForHealing"`
 	AtRisk               int `json:"atRisk"`
@@ -140,6 +129,8 @@ type Report struct {
 	// BothApplied counts events whose execution both regions' processors
 	// wrote themselves (before table replication brought it).
 	BothApplied int `json:"bothApplied"`
+	// Conflicts summarizes the contested (orderId, seq).
+	Conflicts string `json:"conflicts"`
 	// Event replication delay (accepted → delivered to the other region)
 	// and table replication lag (write → applied in the other replica),
 	// p50/p99 over both directions.
@@ -149,17 +140,36 @@ type Report struct {
 	TableLagP99         time.Duration `json:"tableLagP99Ns"`
 	TableReplicated     int64         `json:"tableReplicated"`
 	TableSuperseded     int64         `json:"tableSuperseded"`
-	// Redriven counts dead letters redriven after a processor failure.
+	// Redriven counts dead letters redriven.
 	Redriven int `json:"redriven"`
 	// Replicas is I3: the replicas compared item by item after quiesce.
 	Replicas string         `json:"replicas"`
 	Regions  []RegionReport `json:"regions"`
-	// Health lists every health transition.
-	Health  []health.Transition `json:"health"`
-	Elapsed time.Duration       `json:"elapsedNs"`
+	// Alarms, HealthChecks and Routes list every change of the alarms,
+	// the health check and the endpoint's routing.
+	Alarms       []twin.AlarmChange  `json:"alarms"`
+	HealthChecks []twin.HealthChange `json:"healthChecks"`
+	Routes       []RouteMark         `json:"routes"`
+	// Survived counts errors the twin survived (a cut region's pollers,
+	// replication retries, SDK warnings): counted here, not streamed.
+	Survived int           `json:"survived"`
+	Elapsed  time.Duration `json:"elapsedNs"`
+	Started  time.Time     `json:"started"`
+	// Timeline is the path of the scenario's HTML timeline, if written.
+	Timeline string `json:"timeline,omitempty"`
 	// Interrupted says the drill was stopped (Ctrl-C) before it finished.
 	Interrupted bool          `json:"interrupted"`
 	Checks      []local.Check `json:"checks"`
+}
+
+// region returns the named region's part, or nil.
+func (r *Report) region(name string) *RegionReport {
+	for i := range r.Regions {
+		if r.Regions[i].Region == name {
+			return &r.Regions[i]
+		}
+	}
+	return nil
 }
 
 // OK reports whether every check passed.
@@ -192,27 +202,48 @@ func check(name string, ok bool, format string, a ...any) local.Check {
 
 // WriteText writes the report for a terminal.
 func (r *Report) WriteText(w io.Writer) {
-	fmt.Fprintf(w, "Drill %s: primary %s, secondary %s, seed %d\n", r.Scenario, r.Primary, r.Secondary, r.Seed)
-	fmt.Fprintf(w, "health: %s periods (AWS 60s), unhealthy after %d breaching (AWS 5), threshold %s (AWS 30s); load %g events/s; replication lag %s; failure: %s\n\n",
-		r.Period, r.Periods, r.Threshold, r.Rate, r.Lag, r.Mode)
+	fmt.Fprintf(w, "Drill %s: %s\n", r.Scenario, r.About)
+	fmt.Fprintf(w, "primary %s, secondary %s, seed %d; period %s (scale %s); load %g events/s; replication lag %s + up to %s; clock skew %s\n",
+		r.Primary, r.Secondary, r.Seed, r.Period, r.Scale, r.Rate, r.Lag, r.LagJitter, r.Skew)
+	fmt.Fprintf(w, "deployed alarm: %s\n", r.Alarm)
+	if len(r.Overrides) > 0 {
+		fmt.Fprintf(w, "deployment overrides: %s\n", strings.Join(r.Overrides, " "))
+	}
+	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "timeline\t")
 	for _, p := range r.Phases {
 		fmt.Fprintf(tw, "  %7.2fs\t%s\n", p.At.Seconds(), p.Phase)
 	}
+	for _, a := range r.Alarms {
+		if a.Deployed {
+			fmt.Fprintf(tw, "  %7.2fs\talarm %s: %s → %s\n", a.At.Sub(r.start()).Seconds(), a.Region, a.From, a.To)
+		}
+	}
+	for _, h := range r.HealthChecks {
+		st := map[bool]string{true: "healthy", false: "UNHEALTHY"}[h.Healthy]
+		read := string(h.Alarm)
+		if read == "" {
+			read = "alarm unreadable"
+		}
+		fmt.Fprintf(tw, "  %7.2fs\thealth check %s (%s)\n", h.At.Sub(r.start()).Seconds(), st, read)
+	}
+	for _, rt := range r.Routes {
+		fmt.Fprintf(tw, "  %7.2fs\trouting → %s\n", rt.At.Seconds(), rt.Region)
+	}
 	fmt.Fprintln(tw, "\t")
-	if r.Scenario == RegionLoss {
-		fmt.Fprintf(tw, "RTO: cut → routing switched\t%s\n", r.FailureToRouted)
-		fmt.Fprintf(tw, "RTO: cut → first event applied through the secondary\t%s\n", r.FailureToFirstApplied)
-		fmt.Fprintf(tw, "heal → routing failed back\t%s\n", r.HealToFailback)
+	if r.FailureToRouted.Measured || r.HealToFailback.Measured {
+		fmt.Fprintf(tw, "RTO: failure → routing switched\t%s\n", r.FailureToRouted)
+		fmt.Fprintf(tw, "RTO: failure → first event applied through the secondary\t%s\n", r.FailureToFirstApplied)
+		fmt.Fprintf(tw, "recovery → routing failed back\t%s\n", r.HealToFailback)
 	}
 	fmt.Fprintf(tw, "events published / accepted / never accepted\t%d / %d / %d\n", r.Published, r.Accepted, r.Unaccepted)
 	fmt.Fprintf(tw, "entries refused by the endpoint (producer retried)\t%d\n", r.EntriesRefused)
+	fmt.Fprintf(tw, "errors survived (cut pollers, retries; not streamed)\t%d\n", r.Survived)
 	fmt.Fprintf(tw, "accepted during the outage\t%d\n", r.AcceptedDuringOutage)
 	fmt.Fprintf(tw, "waited for healing (at risk: only in the primary)\t%d (%d)\n", r.WaitedForHealing, r.AtRisk)
-	if r.Scenario == ProcessorFailure {
-		fmt.Fprintf(tw, "dead letters redriven\t%d\n", r.Redriven)
-	}
+	fmt.Fprintf(tw, "dead letters redriven\t%d\n", r.Redriven)
+	fmt.Fprintf(tw, "conflicts\t%s\n", r.Conflicts)
 	fmt.Fprintf(tw, "events lost\t%d\n", r.Lost)
 	fmt.Fprintf(tw, "events both regions applied themselves\t%d\n", r.BothApplied)
 	fmt.Fprintf(tw, "event replication p50 / p99\t%s / %s\n", r.EventReplicationP50.Round(time.Millisecond), r.EventReplicationP99.Round(time.Millisecond))
@@ -224,16 +255,16 @@ func (r *Report) WriteText(w io.Writer) {
 
 	fmt.Fprintln(w)
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "region\taccepted\tinvocations\toutcomes\tDynamoDB ops per invocation\tDLQ")
+	fmt.Fprintln(tw, "region\taccepted\tinvocations\toutcomes\tDynamoDB ops per invocation\tDLQ processing/delivery")
 	for _, rr := range r.Regions {
 		var outs, ops []string
 		for _, k := range slices.Sorted(maps.Keys(rr.Outcomes)) {
 			outs = append(outs, fmt.Sprintf("%s %d", k, rr.Outcomes[k]))
 		}
-		for _, k := range []string{OpWrite, OpCondFailed, OpQuery, OpRead, OpError} {
+		for _, k := range []string{twin.OpWrite, twin.OpCondFailed, twin.OpQuery, twin.OpRead, twin.OpError} {
 			ops = append(ops, fmt.Sprintf("%s %.2f (%d)", k, rr.OpsPerEvent[k], rr.DynamoDBOps[k]))
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\t%d\n", rr.Region, rr.Accepted, rr.Invocations, strings.Join(outs, ", "), strings.Join(ops, ", "), rr.DeadLetters)
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\t%d/%d\n", rr.Region, rr.Accepted, rr.Invocations, strings.Join(outs, ", "), strings.Join(ops, ", "), rr.DeadLetters, rr.DeliveryDeadLetters)
 	}
 	tw.Flush()
 
@@ -263,9 +294,15 @@ func (r *Report) WriteText(w io.Writer) {
 	if r.Interrupted {
 		fmt.Fprintln(w, "INTERRUPTED before the drill finished")
 	}
+	if r.Timeline != "" {
+		fmt.Fprintf(w, "\ntimeline: %s\n", r.Timeline)
+	}
 	if r.OK() {
-		fmt.Fprintln(w, "\nDRILL PASSED")
+		fmt.Fprintf(w, "\nDRILL %s PASSED\n", r.Scenario)
 	} else {
-		fmt.Fprintln(w, "\nDRILL FAILED")
+		fmt.Fprintf(w, "\nDRILL %s FAILED\n", r.Scenario)
 	}
 }
+
+// start is when the drill started, for absolute times in the report.
+func (r *Report) start() time.Time { return r.Started }

@@ -79,9 +79,14 @@ type demoRun struct {
 	mu       sync.Mutex
 	sentAt   map[string]time.Time // eventId → earliest accepted publish
 	outcomes map[string]int
-	settled  int
-	applied  map[string]Result // eventId → how it was applied
-	lastDone time.Time
+	// outranked counts the dead letters sent by invocations whose own event
+	// was not dead-lettered: an execution the event outranked (its loser,
+	// processor.ReasonConflict), which the processor dead-letters when the
+	// loser was recorded first.
+	outranked int
+	settled   int
+	applied   map[string]Result // eventId → how it was applied
+	lastDone  time.Time
 }
 
 func (d *demoRun) observe(r Result) {
@@ -90,6 +95,9 @@ func (d *demoRun) observe(r Result) {
 	d.outcomes[r.Outcome]++
 	if r.Outcome != OutcomeUnfinished {
 		d.settled++
+	}
+	if r.Reason != "" && r.Outcome != "rejected" && r.Outcome != "conflict" && r.Outcome != OutcomeUnfinished {
+		d.outranked++
 	}
 	if r.Outcome == "applied" {
 		if _, ok := d.applied[r.EventID]; !ok {
@@ -305,6 +313,7 @@ func waitIdle(v *Invoker, timeout time.Duration) {
 func (r *Report) fill(d *demoRun, start time.Time) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	r.Outranked = d.outranked
 	r.Outcomes = map[string]int{}
 	for k, v := range d.outcomes {
 		r.Outcomes[k] = v

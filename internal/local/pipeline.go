@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"sync"
 	"syscall"
 	"time"
@@ -14,8 +15,8 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/tap-trading/tap/internal/awslocal"
+	"github.com/tap-trading/tap/internal/deployspec"
 	"github.com/tap-trading/tap/internal/motoserver"
-	"github.com/tap-trading/tap/internal/names"
 )
 
 // Defaults of a local pipeline.
@@ -37,9 +38,20 @@ type Config struct {
 	// Region of every resource. Default us-east-1.
 	Region string
 	// Env names the resources (tap-<env>-orders, ...). Default "local".
+	// Ignored when Spec is set (it must then be empty or Spec's env).
 	Env string
-	// Invoker sets the invoker's limits; its queue fields and Observe are
-	// filled in by the pipeline.
+	// Spec is the deployed behaviour the pipeline provisions and runs:
+	// names, table, the rule's pattern, the DLQs' retention, the function's
+	// timeout and asynchronous retries, the target's retry policy. Zero:
+	// SpecFor(Env), the defaults' (config.Defaults) for Env.
+	Spec deployspec.Spec
+	// Scale is the time scale: a local duration is the AWS duration ×
+	// Scale (see DefaultScale and InvokerFromSpec). Zero: DefaultScale, 1.
+	Scale float64
+	// Invoker sets the invoker's limits and hooks. Its zero durations are
+	// InvokerFromSpec(Spec, Scale)'s; its counts (RetryAttempts,
+	// TargetRetryAttempts) are taken as given, zero meaning none. Its queue
+	// and ARN fields and Observe are filled in by the pipeline.
 	Invoker InvokerConfig
 	// MotoLog, if set, receives the output of the moto server started.
 	MotoLog string
@@ -72,8 +84,22 @@ func Start(ctx context.Context, cfg Config) (p *Pipeline, err error) {
 	if cfg.Region == "" {
 		cfg.Region = DefaultRegion
 	}
-	if cfg.Env == "" {
-		cfg.Env = DefaultEnv
+	switch {
+	case cfg.Spec.Names.Env == "":
+		if cfg.Env == "" {
+			cfg.Env = DefaultEnv
+		}
+		cfg.Spec = SpecFor(cfg.Env)
+	case cfg.Env != "" && cfg.Env != cfg.Spec.Names.Env:
+		return nil, fmt.Errorf("local: Env %q and the spec's env %q differ", cfg.Env, cfg.Spec.Names.Env)
+	default:
+		cfg.Env = cfg.Spec.Names.Env
+	}
+	if cfg.Scale == 0 {
+		cfg.Scale = DefaultScale
+	}
+	if !(cfg.Scale > 0) || math.IsInf(cfg.Scale, 0) {
+		return nil, fmt.Errorf("local: time scale %v: want a positive number", cfg.Scale)
 	}
 	if cfg.ProcessorOutput == nil {
 		cfg.ProcessorOutput = io.Discard
@@ -98,15 +124,16 @@ func Start(ctx context.Context, cfg Config) (p *Pipeline, err error) {
 	if p.AWS, err = awslocal.Config(ctx, endpoint, cfg.Region); err != nil {
 		return p, fmt.Errorf("local: AWS config for %s: %w", endpoint, err)
 	}
-	if p.Resources, err = Provision(ctx, p.AWS, endpoint, names.For(cfg.Env)); err != nil {
+	if p.Resources, err = ProvisionSpec(ctx, p.AWS, endpoint, cfg.Spec, cfg.Scale); err != nil {
 		return p, explainProvision(err, cfg, endpoint)
 	}
 	proc, err := cfg.NewProcessor(ctx, p.AWS, p.Resources, cfg.ProcessorOutput)
 	if err != nil {
 		return p, fmt.Errorf("local: build the processor: %w", err)
 	}
-	ic := cfg.Invoker
+	ic := cfg.Invoker.withDurationsFrom(InvokerFromSpec(cfg.Spec, cfg.Scale))
 	ic.InboxURL, ic.DLQURL, ic.FunctionARN = p.Resources.InboxURL, p.Resources.ProcessingDLQURL, p.Resources.FunctionARN
+	ic.DeliveryDLQURL, ic.RuleARN = p.Resources.DeliveryDLQURL, p.Resources.RuleARN
 	ic.Observe = p.notify
 	p.Invoker = NewInvoker(sqs.NewFromConfig(p.AWS), proc, ic)
 	return p, nil

@@ -26,8 +26,12 @@ type Report struct {
 	// without unfinished ones.
 	Outcomes map[string]int `json:"outcomes"`
 	Settled  int            `json:"settled"`
-	// DeadLettered counts the messages in the processing DLQ after the run.
+	// DeadLettered counts the messages in the processing DLQ after the run;
+	// Outranked those of executions recorded first and then outranked by
+	// another event of the same (orderId, seq) with a lower eventId (the
+	// processor dead-letters the loser, processor.ReasonConflict).
 	DeadLettered int `json:"deadLettered"`
+	Outranked    int `json:"outranked,omitempty"`
 	// Elapsed runs from the first publish to the last event settled.
 	Elapsed    time.Duration `json:"elapsedNs"`
 	Throughput float64       `json:"throughputPerSecond"`
@@ -170,10 +174,16 @@ func (r *Report) WriteText(w io.Writer) {
 	p("  stale          %d", r.Outcomes["stale"])
 	p("  rejected       %d invalid, %d conflict", r.Outcomes["rejected"], r.Outcomes["conflict"])
 	p("  failed         %d (retries exhausted)", r.Outcomes[OutcomeFailed])
+	if n := r.Outcomes[OutcomeDeliveryFailed]; n > 0 {
+		p("  not delivered  %d (the Lambda service refused them; in the delivery DLQ)", n)
+	}
 	if r.Interrupted {
 		p("  dead-lettered  not counted (interrupted)")
 	} else {
 		p("  dead-lettered  %d in the processing DLQ", r.DeadLettered)
+		if r.Outranked > 0 {
+			p("                 (%d of them executions recorded first, then outranked by a lower eventId)", r.Outranked)
+		}
 	}
 	if r.Stalled {
 		p("  STALLED        publishing stopped: the pipeline settled nothing for the drain timeout")

@@ -9,6 +9,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strconv"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -17,8 +19,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/tap-trading/tap/internal/deployspec"
 	"github.com/tap-trading/tap/internal/names"
-	"github.com/tap-trading/tap/internal/schema"
 	"github.com/tap-trading/tap/internal/store"
 )
 
@@ -32,6 +34,8 @@ type Resources struct {
 	Bus      string `json:"bus"`
 	BusARN   string `json:"busArn"`
 	Rule     string `json:"rule"`
+	// RuleARN names the rule in EventBridge's delivery-failure records.
+	RuleARN string `json:"ruleArn,omitempty"`
 	// Inbox is the queue the rule targets in place of the Lambda function:
 	// the local invoker polls it.
 	InboxURL         string `json:"inboxUrl"`
@@ -51,19 +55,36 @@ func InboxQueue(n names.Names) string { return "tap-" + n.Env + "-local-inbox" }
 // RuleTargetID is the ID of the rule's single target, as in the stack.
 const RuleTargetID = "processor"
 
-// Provision creates every resource of the local pipeline of env n in the
-// local AWS that cfg points at: the table (store.CreateTable, from the same
-// schema as the stack), the bus, the inbox queue, both dead-letter queues and
-// the processor rule with schema.ProcessorPattern() targeting the inbox. It
-// fails if any of them already exists, so two pipelines never share queues.
+// Provision creates the local pipeline of env n with the defaults' deployed
+// behaviour (SpecFor(n.Env)) at DefaultScale; see ProvisionSpec.
 func Provision(ctx context.Context, cfg aws.Config, endpoint string, n names.Names) (Resources, error) {
+	s := SpecFor(n.Env)
+	s.Names = n
+	return ProvisionSpec(ctx, cfg, endpoint, s, DefaultScale)
+}
+
+// ProvisionSpec creates every resource of the local pipeline of s in the
+// local AWS that cfg points at, named and configured as s deploys them: the
+// table s.Table.Name (store.CreateTable, from the same schema.Orders() keys
+// s.Table holds), the bus, both dead-letter queues keeping messages for
+// s.DLQ.Retention × scale (within SQS's 60 s to 14 days), the inbox queue
+// (which keeps messages 14 days: it holds EventBridge's and Lambda's
+// pending events, whose ages the invoker limits) and the rule s.Rule.Name
+// with the whole pattern s.Rule.Pattern targeting the inbox, with the
+// delivery DLQ as the target's dead-letter queue. It fails if any of them
+// already exists, so two pipelines never share queues.
+func ProvisionSpec(ctx context.Context, cfg aws.Config, endpoint string, s deployspec.Spec, scale float64) (Resources, error) {
+	n := s.Names
 	r := Resources{
 		Endpoint: endpoint,
 		Region:   cfg.Region,
 		Env:      n.Env,
-		Table:    n.Table(),
+		Table:    s.Table.Name,
 		Bus:      n.Bus(),
-		Rule:     n.ProcessorRule(),
+		Rule:     s.Rule.Name,
+	}
+	if n.Env == "" || r.Table == "" || r.Rule == "" || len(s.Rule.Pattern) == 0 {
+		return r, fmt.Errorf("local: the spec has no env, table, rule or pattern (build it with deployspec.For)")
 	}
 	ddb := dynamodb.NewFromConfig(cfg)
 	if err := store.CreateTable(ctx, ddb, r.Table); err != nil {
@@ -71,15 +92,16 @@ func Provision(ctx context.Context, cfg aws.Config, endpoint string, n names.Nam
 	}
 
 	q := sqs.NewFromConfig(cfg)
+	retention := dlqRetention(s, scale)
 	var err error
-	if r.InboxURL, r.InboxARN, err = createQueue(ctx, q, InboxQueue(n)); err != nil {
+	if r.InboxURL, r.InboxARN, err = createQueue(ctx, q, InboxQueue(n), MaxQueueRetention); err != nil {
 		return r, err
 	}
 	var deliveryARN string
-	if r.DeliveryDLQURL, deliveryARN, err = createQueue(ctx, q, n.DeliveryDLQ()); err != nil {
+	if r.DeliveryDLQURL, deliveryARN, err = createQueue(ctx, q, n.DeliveryDLQ(), retention); err != nil {
 		return r, err
 	}
-	if r.ProcessingDLQURL, _, err = createQueue(ctx, q, n.ProcessingDLQ()); err != nil {
+	if r.ProcessingDLQURL, _, err = createQueue(ctx, q, n.ProcessingDLQ(), retention); err != nil {
 		return r, err
 	}
 
@@ -89,20 +111,24 @@ func Provision(ctx context.Context, cfg aws.Config, endpoint string, n names.Nam
 		return r, fmt.Errorf("local: create bus %s: %w", r.Bus, err)
 	}
 	r.BusARN = aws.ToString(bus.EventBusArn)
-	pattern, err := json.Marshal(schema.ProcessorPattern())
+	pattern, err := json.Marshal(s.Rule.Pattern)
 	if err != nil {
 		return r, fmt.Errorf("local: event pattern: %w", err)
 	}
-	if _, err := eb.PutRule(ctx, &eventbridge.PutRuleInput{
+	rule, err := eb.PutRule(ctx, &eventbridge.PutRuleInput{
 		Name:         &r.Rule,
 		EventBusName: &r.Bus,
 		EventPattern: aws.String(string(pattern)),
 		State:        ebtypes.RuleStateEnabled,
-	}); err != nil {
+	})
+	if err != nil {
 		return r, fmt.Errorf("local: create rule %s: %w", r.Rule, err)
 	}
+	r.RuleARN = aws.ToString(rule.RuleArn)
 	// The dead-letter config mirrors the stack's target; moto delivers to
-	// SQS synchronously and never uses it.
+	// SQS synchronously and never uses it: the invoker, which stands for
+	// EventBridge's attempts to invoke the function, writes EventBridge's
+	// delivery-failure records there.
 	out, err := eb.PutTargets(ctx, &eventbridge.PutTargetsInput{
 		Rule:         &r.Rule,
 		EventBusName: &r.Bus,
@@ -119,7 +145,7 @@ func Provision(ctx context.Context, cfg aws.Config, endpoint string, n names.Nam
 	if out.FailedEntryCount > 0 {
 		return r, fmt.Errorf("local: target rule %s at the inbox: %s", r.Rule, aws.ToString(out.FailedEntries[0].ErrorMessage))
 	}
-	r.FunctionARN = fmt.Sprintf("arn:aws:lambda:%s:%s:function:%s", r.Region, accountOf(r.BusARN), n.Processor())
+	r.FunctionARN = fmt.Sprintf("arn:aws:lambda:%s:%s:function:%s", r.Region, accountOf(r.BusARN), s.Function.Name)
 	return r, nil
 }
 
@@ -138,12 +164,14 @@ func wholeEvent() *ebtypes.InputTransformer {
 	}
 }
 
-// createQueue creates a standard queue and returns its URL and ARN.
-func createQueue(ctx context.Context, q *sqs.Client, name string) (url, arn string, err error) {
+// createQueue creates a standard queue keeping messages for retention and
+// returns its URL and ARN.
+func createQueue(ctx context.Context, q *sqs.Client, name string, retention time.Duration) (url, arn string, err error) {
 	out, err := q.CreateQueue(ctx, &sqs.CreateQueueInput{
 		QueueName: &name,
-		// 14 days, as the deployed dead-letter queues keep messages.
-		Attributes: map[string]string{string(sqstypes.QueueAttributeNameMessageRetentionPeriod): "1209600"},
+		Attributes: map[string]string{
+			string(sqstypes.QueueAttributeNameMessageRetentionPeriod): strconv.Itoa(int(retention / time.Second)),
+		},
 	})
 	if err != nil {
 		return "", "", fmt.Errorf("local: create queue %s: %w", name, err)

@@ -3,6 +3,8 @@ package local
 import (
 	"context"
 	"encoding/json"
+	"reflect"
+	"strconv"
 	"testing"
 	"time"
 
@@ -11,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/tap-trading/tap/internal/awslocal"
 	"github.com/tap-trading/tap/internal/schema"
@@ -106,5 +109,62 @@ func TestProvisionRefusesAnExistingEnvironment(t *testing.T) {
 	}
 	if _, err := Provision(context.Background(), cfg, motoEndpoint, n); err == nil {
 		t.Fatal("second Provision of the same env succeeded, want an error (resources exist)")
+	}
+}
+
+// TestProvisionSpecTakesEveryValueFromTheSpec: the rule's name and whole
+// pattern, the table and the dead-letter queues' retention (× scale) come
+// from the spec; the inbox keeps SQS's maximum.
+func TestProvisionSpecTakesEveryValueFromTheSpec(t *testing.T) {
+	cfg := testConfig(t)
+	s := SpecFor(testNames(t).Env)
+	s.Rule.Name = "tap-" + s.Names.Env + "-custom-rule"
+	s.Rule.Pattern = map[string][]string{"source": {"a.b"}, "detail-type": {"X", "Y"}, "account": {awslocal.AccountID}}
+	s.Table.Name = "tap-" + s.Names.Env + "-custom-table"
+	r, err := ProvisionSpec(context.Background(), cfg, motoEndpoint, s, 1.0/120)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Rule != s.Rule.Name || r.Table != s.Table.Name || r.RuleARN == "" {
+		t.Errorf("resources %+v, want rule %s (with its ARN) and table %s", r, s.Rule.Name, s.Table.Name)
+	}
+	rule, err := eventbridge.NewFromConfig(cfg).DescribeRule(context.Background(), &eventbridge.DescribeRuleInput{Name: &r.Rule, EventBusName: &r.Bus})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got map[string][]string
+	if err := json.Unmarshal([]byte(aws.ToString(rule.EventPattern)), &got); err != nil || !reflect.DeepEqual(got, s.Rule.Pattern) {
+		t.Errorf("rule pattern %s (%v), want %v", aws.ToString(rule.EventPattern), err, s.Rule.Pattern)
+	}
+	if aws.ToString(rule.Arn) != r.RuleARN {
+		t.Errorf("rule ARN %s, resources say %s", aws.ToString(rule.Arn), r.RuleARN)
+	}
+	if _, err := dynamodb.NewFromConfig(cfg).DescribeTable(context.Background(), &dynamodb.DescribeTableInput{TableName: &s.Table.Name}); err != nil {
+		t.Errorf("table %s: %v", s.Table.Name, err)
+	}
+	q := sqs.NewFromConfig(cfg)
+	for url, want := range map[string]string{
+		r.DeliveryDLQURL:   strconv.Itoa(int(s.DLQ.Retention / 120 / time.Second)), // 14 days / 120 = 10080 s
+		r.ProcessingDLQURL: strconv.Itoa(int(s.DLQ.Retention / 120 / time.Second)),
+		r.InboxURL:         strconv.Itoa(int(MaxQueueRetention / time.Second)),
+	} {
+		out, err := q.GetQueueAttributes(context.Background(), &sqs.GetQueueAttributesInput{
+			QueueUrl: &url, AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameMessageRetentionPeriod},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := out.Attributes[string(sqstypes.QueueAttributeNameMessageRetentionPeriod)]; got != want {
+			t.Errorf("%s retention %s s, want %s s", url, got, want)
+		}
+	}
+}
+
+func TestDLQRetentionStaysWithinSQSBounds(t *testing.T) {
+	s := SpecFor("x")
+	for scale, want := range map[float64]time.Duration{1: MaxQueueRetention, 1e-9: MinQueueRetention, 1.0 / 30: s.DLQ.Retention / 30} {
+		if got := dlqRetention(s, scale); got != want {
+			t.Errorf("retention at scale %v = %v, want %v", scale, got, want)
+		}
 	}
 }

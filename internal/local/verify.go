@@ -77,8 +77,8 @@ func verify(ctx context.Context, st *store.Store, ls []gen.Lifecycle, run *demoR
 	if n := outcomes[OutcomeUnfinished]; n > 0 {
 		acct.fail("%d events unfinished", n)
 	}
-	if want := outcomes["rejected"] + outcomes["conflict"] + outcomes[OutcomeFailed]; len(recs) != want {
-		acct.fail("%d records in the processing DLQ, want %d (rejected + conflict + failed)", len(recs), want)
+	if want := outcomes["rejected"] + outcomes["conflict"] + outcomes[OutcomeFailed] + run.outranked; len(recs) != want {
+		acct.fail("%d records in the processing DLQ, want %d (rejected + conflict + failed + outranked executions)", len(recs), want)
 	}
 	acct.OK = acct.Violations == 0
 	acct.Detail = fmt.Sprintf("%d sent events: applied, duplicate, stale, or in the DLQ with a reason (%d records)", len(sent.accepted), len(recs))
@@ -95,6 +95,9 @@ func verify(ctx context.Context, st *store.Store, ls []gen.Lifecycle, run *demoR
 	}
 	if n := outcomes[OutcomeFailed]; n > 0 {
 		counts.fail("%d events failed every retry", n)
+	}
+	if n := outcomes[OutcomeDeliveryFailed]; n > 0 {
+		counts.fail("%d events never delivered to the function (in the delivery DLQ)", n)
 	}
 	counts.OK = counts.Violations == 0
 	counts.Detail = fmt.Sprintf("%d original, %d duplicate, %d conflicting, %d invalid",

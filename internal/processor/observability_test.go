@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/tap-trading/tap/internal/event"
-	"github.com/tap-trading/tap/internal/gen"
 	"github.com/tap-trading/tap/internal/logging"
 	"github.com/tap-trading/tap/internal/metrics"
 	"github.com/tap-trading/tap/internal/processor"
@@ -46,7 +45,7 @@ func scriptedSteps(t *testing.T) []step {
 	bad := e[0]
 	bad.EventID = "5f1c3a34-8d1e-4e8c-a1a9-7e3a1f0b2c44"
 	bad.OrderQty = event.MustDecimal("-1")
-	c := gen.Conflict(e[1], 5)
+	c := withEventID(e[1], highestID) // loses to e[1]
 	return []step{
 		{"applied", reportEvent(e[1]), processor.Applied, e[1].EventID, e[1].OrderID, ""},
 		{"duplicate", reportEvent(e[1]), processor.Duplicate, e[1].EventID, e[1].OrderID, ""},

@@ -27,6 +27,7 @@ import (
 	"github.com/tap-trading/tap/internal/event"
 	"github.com/tap-trading/tap/internal/logging"
 	"github.com/tap-trading/tap/internal/metrics"
+	"github.com/tap-trading/tap/internal/schema"
 	"github.com/tap-trading/tap/internal/store"
 	"github.com/tap-trading/tap/internal/tracing"
 )
@@ -46,8 +47,11 @@ const (
 	Heartbeat Outcome = "heartbeat"
 )
 
-// ReasonConflict is the dead-letter reason of an event whose (orderId, seq) is
-// already taken by another eventId.
+// ReasonConflict is the dead-letter reason of an event that lost its
+// (orderId, seq) to another eventId: a lower one, which wins the seq (DESIGN
+// §3, conflicts). The loser is dead-lettered whether it came second (a
+// Conflict outcome) or first (its recorded execution is outranked, and the
+// processor rebuilds the event from it).
 const ReasonConflict = "SEQ_CONFLICT"
 
 // SQS is the part of the SQS client the processor uses.
@@ -208,14 +212,19 @@ func (h *Handler) process(ctx context.Context, c clients, log *slog.Logger, rec 
 		// replication), which has usually applied it already: read first.
 		apply = c.store.ApplyReplicated
 	}
-	res, err := apply(ctx, r)
+	// An execution this event outranks (same seq, higher eventId) is
+	// dead-lettered before the store overwrites it: see store.OnOutranked.
+	res, err := apply(ctx, r, store.OnOutranked(func(ctx context.Context, loser *store.Execution) error {
+		return h.deadLetterOutranked(ctx, c.sqs, log, rec, d.Envelope, r, loser)
+	}))
 	if err != nil {
 		log.Error("event not applied, will be retried", slog.String("error", err.Error()))
 		tracing.Annotate(ctx, r.OrderID, r.EventID, "error")
 		return "", fmt.Errorf("apply event %s (order %s seq %d): %w", r.EventID, r.OrderID, r.Seq, err)
 	}
 	if res.Outcome == store.Conflict {
-		msg := fmt.Sprintf("order %s seq %d is already recorded with eventId %s; this event (%s) reuses the seq", r.OrderID, r.Seq, res.ExistingEventID, r.EventID)
+		msg := fmt.Sprintf("order %s seq %d is recorded with eventId %s, which wins the seq (the lowest eventId wins); this event (%s) reuses the seq",
+			r.OrderID, r.Seq, res.ExistingEventID, r.EventID)
 		return h.reject(ctx, c.sqs, log, rec, raw, d, Conflict, ReasonConflict, msg)
 	}
 
@@ -236,20 +245,69 @@ func (h *Handler) process(ctx context.Context, c clients, log *slog.Logger, rec 
 	// at DEBUG, and INFO carries the outcomes worth reading: redeliveries and
 	// stale events.
 	level := slog.LevelInfo
-	if outcome == Applied || res.ReadOnly {
+	if (outcome == Applied || res.ReadOnly) && res.Outranked == nil {
 		level = slog.LevelDebug
 	}
 	if log.Enabled(ctx, level) {
-		log.Log(ctx, level, "event processed", slog.String(logging.KeyOutcome, string(outcome)),
-			slog.Int64("seq", r.Seq), slog.Bool("state_applied", res.StateApplied), slog.Bool("read_only", res.ReadOnly))
+		attrs := []slog.Attr{slog.String(logging.KeyOutcome, string(outcome)),
+			slog.Int64("seq", r.Seq), slog.Bool("state_applied", res.StateApplied), slog.Bool("read_only", res.ReadOnly)}
+		if res.Outranked != nil {
+			// The outranked execution's dead letter was logged at WARN.
+			attrs = append(attrs, slog.String("outranked_event_id", res.Outranked.EventID), slog.Bool("deferred", res.Deferred))
+		}
+		log.LogAttrs(ctx, level, "event processed", attrs...)
 	}
 	return outcome, nil
+}
+
+// deadLetterOutranked dead-letters loser, the execution recorded under r's
+// (orderId, seq) with a higher eventId: r outranks it, and the store is about
+// to overwrite it (or, when the other region recorded it, leaves it for that
+// region to overwrite). The body is the loser's event rebuilt from its
+// execution item, which holds every field of the event (DESIGN §3), in the
+// envelope the rule delivers (id = the eventId, region = where it was
+// recorded, time = when), so `tapctl dlq redrive` republishes it like any
+// dead letter; it then loses again, as a conflict. The attributes are those
+// of every dead letter, for the loser. It is counted in EventsRejected, the
+// count of events dead-lettered.
+func (h *Handler) deadLetterOutranked(ctx context.Context, q SQS, log *slog.Logger, rec *metrics.Recorder, env event.Envelope, r *event.ExecutionReport, loser *store.Execution) error {
+	body := event.EncodeEnvelope(event.Envelope{
+		ID: loser.EventID, Source: schema.Source, DetailType: schema.DetailTypeExecutionReport,
+		Account: env.Account, Region: loser.ProcessedRegion, Time: loser.ReceivedAt,
+		Detail: event.EncodeDetail(&loser.ExecutionReport),
+	})
+	msg := fmt.Sprintf("order %s seq %d: eventId %s wins the seq (the lowest eventId wins); this event (%s), recorded first in %s, reuses the seq",
+		loser.OrderID, loser.Seq, r.EventID, loser.EventID, loser.ProcessedRegion)
+	if err := h.deadLetter(ctx, q, body, loser.EventID, loser.OrderID, ReasonConflict, msg); err != nil {
+		log.Error("dead letter not sent, will be retried", slog.String(logging.KeyReason, ReasonConflict),
+			slog.String("outranked_event_id", loser.EventID), slog.String("error", err.Error()))
+		return err
+	}
+	rec.Add(metrics.EventsRejected, metrics.Count, 1)
+	log.Warn("outranked execution dead-lettered", slog.String(logging.KeyReason, ReasonConflict),
+		slog.String("outranked_event_id", loser.EventID), slog.Int64("seq", loser.Seq), slog.String("detail", msg))
+	return nil
 }
 
 // reject dead-letters a permanently failed event with its reason. The
 // invocation succeeds only if the dead letter is safely in the queue: a failed
 // send is returned as an error, so Lambda retries and nothing is lost.
 func (h *Handler) reject(ctx context.Context, q SQS, log *slog.Logger, rec *metrics.Recorder, raw []byte, d event.Decoded, outcome Outcome, reason, message string) (Outcome, error) {
+	if err := h.deadLetter(ctx, q, raw, d.EventID, d.OrderID, reason, message); err != nil {
+		log.Error("dead letter not sent, will be retried", slog.String(logging.KeyReason, reason), slog.String("error", err.Error()))
+		return "", err
+	}
+	rec.Add(metrics.EventsRejected, metrics.Count, 1)
+	tracing.Annotate(ctx, d.OrderID, d.EventID, string(outcome))
+	log.Warn("event dead-lettered", slog.String(logging.KeyOutcome, string(outcome)),
+		slog.String(logging.KeyReason, reason), slog.String("detail", message))
+	return outcome, nil
+}
+
+// deadLetter sends raw, an event, to the processing DLQ with the attributes
+// of DESIGN §4: reason, message, region, failedAt, and eventId and orderId
+// when there are any.
+func (h *Handler) deadLetter(ctx context.Context, q SQS, raw []byte, eventID, orderID, reason, message string) error {
 	attrs := map[string]sqstypes.MessageAttributeValue{
 		dlq.AttrReason:   stringAttr(reason),
 		dlq.AttrMessage:  stringAttr(message),
@@ -259,11 +317,11 @@ func (h *Handler) reject(ctx context.Context, q SQS, log *slog.Logger, rec *metr
 	// IDs as sent, when there were any: SQS rejects empty attribute values.
 	// They are unvalidated here, so characters SQS refuses are replaced: a
 	// refused send would turn a permanent failure into endless retries.
-	if d.EventID != "" {
-		attrs[dlq.AttrEventID] = stringAttr(sqsSafe(truncate(d.EventID)))
+	if eventID != "" {
+		attrs[dlq.AttrEventID] = stringAttr(sqsSafe(truncate(eventID)))
 	}
-	if d.OrderID != "" {
-		attrs[dlq.AttrOrderID] = stringAttr(sqsSafe(truncate(d.OrderID)))
+	if orderID != "" {
+		attrs[dlq.AttrOrderID] = stringAttr(sqsSafe(truncate(orderID)))
 	}
 	body := string(raw)
 	if !validBody(body) {
@@ -285,14 +343,9 @@ func (h *Handler) reject(ctx context.Context, q SQS, log *slog.Logger, rec *metr
 		MessageAttributes: attrs,
 	})
 	if err != nil {
-		log.Error("dead letter not sent, will be retried", slog.String(logging.KeyReason, reason), slog.String("error", err.Error()))
-		return "", fmt.Errorf("send %s event to processing DLQ: %w", reason, err)
+		return fmt.Errorf("send %s event to processing DLQ: %w", reason, err)
 	}
-	rec.Add(metrics.EventsRejected, metrics.Count, 1)
-	tracing.Annotate(ctx, d.OrderID, d.EventID, string(outcome))
-	log.Warn("event dead-lettered", slog.String(logging.KeyOutcome, string(outcome)),
-		slog.String(logging.KeyReason, reason), slog.String("detail", message))
-	return outcome, nil
+	return nil
 }
 
 // AttrTruncated is set on a dead letter whose body had to be cut to fit SQS's

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -18,6 +19,8 @@ import (
 	"github.com/tap-trading/tap/internal/event"
 	"github.com/tap-trading/tap/internal/faultproxy"
 	"github.com/tap-trading/tap/internal/gen"
+	"github.com/tap-trading/tap/internal/logging"
+	"github.com/tap-trading/tap/internal/metrics"
 	"github.com/tap-trading/tap/internal/processor"
 	"github.com/tap-trading/tap/internal/schema"
 	"github.com/tap-trading/tap/internal/store"
@@ -277,8 +280,23 @@ func checkDeadLetter(t *testing.T, m sqstypes.Message, want deadLetter) {
 	}
 }
 
-// A second event under a taken (orderId, seq) is a conflict: dead-lettered as
-// SEQ_CONFLICT, the original execution and state left as they were.
+// Extreme eventIds, for conflicts whose winner a test must know: every
+// generated eventId sorts between them.
+const (
+	lowestID  = "00000000-0000-4000-8000-000000000000"
+	highestID = "ffffffff-ffff-4fff-bfff-ffffffffffff"
+)
+
+// withEventID is an event reusing r's (orderId, seq) under eventId id.
+func withEventID(r event.ExecutionReport, id string) event.ExecutionReport {
+	c := gen.Conflict(r, 1)
+	c.EventID = id
+	return c
+}
+
+// A second event under a taken (orderId, seq) with a higher eventId loses:
+// dead-lettered as SEQ_CONFLICT, the recorded execution and state left as
+// they were.
 func TestProcessDeadLettersConflicts(t *testing.T) {
 	f := newFixture(t)
 	h := f.handler(t, f.cfg, processor.Deps{Now: fixedClock})
@@ -286,7 +304,7 @@ func TestProcessDeadLettersConflicts(t *testing.T) {
 	if got, err := h.Process(t.Context(), reportEvent(orig)); err != nil || got != processor.Applied {
 		t.Fatalf("Process(original) = %q, %v; want applied", got, err)
 	}
-	c := gen.Conflict(orig, 99)
+	c := withEventID(orig, highestID)
 	raw := reportEvent(c)
 	for i := range 2 { // a redelivered conflict is dead-lettered again
 		if got, err := h.Process(t.Context(), raw); err != nil || got != processor.Conflict {
@@ -304,6 +322,75 @@ func TestProcessDeadLettersConflicts(t *testing.T) {
 		}
 		checkDeadLetter(t, m, deadLetter{reason: processor.ReasonConflict, message: orig.EventID, eventID: c.EventID, orderID: c.OrderID})
 	}
+}
+
+// A second event under a taken (orderId, seq) with a lower eventId wins the
+// seq: it is applied, and the event it displaces is dead-lettered as
+// SEQ_CONFLICT — rebuilt from its execution item, with the attributes of
+// every dead letter, a message naming the winner — and logged at WARN. A
+// redelivery of the displaced event loses; of the winner, is a duplicate.
+func TestProcessDeadLettersTheDisplacedEvent(t *testing.T) {
+	f := newFixture(t)
+	out := &syncBuffer{}
+	h := f.handler(t, f.cfg, processor.Deps{Now: fixedClock, Stdout: out})
+	orig := lifecycle(t, 13, 1).Events[0]
+	if got, err := h.Process(t.Context(), reportEvent(orig)); err != nil || got != processor.Applied {
+		t.Fatalf("Process(original) = %q, %v; want applied", got, err)
+	}
+	win := withEventID(orig, lowestID)
+	before := out.Len()
+	if got, err := h.Process(t.Context(), reportEvent(win)); err != nil || got != processor.Applied {
+		t.Fatalf("Process(lower eventId) = %q, %v; want %q, nil", got, err, processor.Applied)
+	}
+	f.checkOrder(t, []event.ExecutionReport{win}, win)
+	logs, docs := splitStdout(t, out.LinesFrom(before))
+	warned := false
+	for _, l := range logs {
+		warned = warned || l["level"] == "WARN" && l["message"] == "outranked execution dead-lettered" &&
+			l["outranked_event_id"] == orig.EventID && l[logging.KeyCorrelationID] == win.EventID
+	}
+	if !warned {
+		t.Errorf("no WARN line for the displaced event:\n%s", strings.Join(out.LinesFrom(before), "\n"))
+	}
+	if len(docs) != 1 {
+		t.Fatalf("%d EMF documents, want 1", len(docs))
+	}
+	for name, want := range map[string]int{metrics.EventsApplied: 1, metrics.EventsRejected: 1} {
+		if got := len(checkEMF(t, docs[0], testNow.Add(-time.Hour))[name].values); got != want {
+			t.Errorf("%s = %d values, want %d (the displacing event applied, the displaced one dead-lettered)", name, got, want)
+		}
+	}
+
+	msgs := f.dlqMessages(t)
+	if len(msgs) != 1 {
+		t.Fatalf("processing DLQ holds %d messages, want 1 (the displaced event)", len(msgs))
+	}
+	m := msgs[0]
+	checkDeadLetter(t, m, deadLetter{reason: processor.ReasonConflict, message: win.EventID, eventID: orig.EventID, orderID: orig.OrderID})
+	rec := dlq.Parse(m)
+	d, err := event.Decode(rec.Event, testNow)
+	if err != nil || d.Report == nil {
+		t.Fatalf("the displaced event's dead letter does not decode as an event: %v\n%s", err, rec.Event)
+	}
+	if !reflect.DeepEqual(*d.Report, normalized(orig)) {
+		t.Errorf("dead-lettered event =\n%+v\nwant the displaced one\n%+v", *d.Report, normalized(orig))
+	}
+	if _, err := dlq.EntryFor(rec.Event, "tap-test-trading"); err != nil {
+		t.Errorf("the dead letter cannot be redriven: %v", err)
+	}
+
+	if got, err := h.Process(t.Context(), reportEvent(orig)); err != nil || got != processor.Conflict {
+		t.Errorf("Process(displaced event again) = %q, %v; want %q", got, err, processor.Conflict)
+	}
+	if got, err := h.Process(t.Context(), reportEvent(win)); err != nil || got != processor.Duplicate {
+		t.Errorf("Process(winner again) = %q, %v; want %q", got, err, processor.Duplicate)
+	}
+	// The messages already read stay invisible: only the new one is read.
+	if msgs = f.dlqMessages(t); len(msgs) != 1 {
+		t.Fatalf("processing DLQ then holds %d more messages, want 1: the displaced event, delivered again and lost", len(msgs))
+	}
+	checkDeadLetter(t, msgs[0], deadLetter{reason: processor.ReasonConflict, message: win.EventID, eventID: orig.EventID, orderID: orig.OrderID})
+	f.checkOrder(t, []event.ExecutionReport{win}, win)
 }
 
 // Transient DynamoDB failures are retried by the SDK and then returned: the
@@ -407,12 +494,15 @@ func TestProcessDLQFailureIsAnError(t *testing.T) {
 		name     string
 		sqsAt    string // SQS endpoint; "" means moto
 		queueURL string // "" means the fixture's queue
-		conflict bool   // send a conflict instead of an invalid event
+		conflict string // "" (an invalid event), or an eventId under base's seq
 		wantErr  string
 	}{
 		{name: "SQS unreachable", sqsAt: "closed", wantErr: "refused"},
 		{name: "queue does not exist", queueURL: "missing", wantErr: "NonExistentQueue"},
-		{name: "conflict, queue does not exist", queueURL: "missing", conflict: true, wantErr: "NonExistentQueue"},
+		{name: "conflict, queue does not exist", queueURL: "missing", conflict: highestID, wantErr: "NonExistentQueue"},
+		// The displaced event is dead-lettered before it is overwritten:
+		// when that fails, nothing is.
+		{name: "displacement, queue does not exist", queueURL: "missing", conflict: lowestID, wantErr: "NonExistentQueue"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -428,11 +518,11 @@ func TestProcessDLQFailureIsAnError(t *testing.T) {
 			out := &syncBuffer{}
 			h := f.handler(t, cfg, processor.Deps{SQS: sq, Now: fixedClock, Stdout: out})
 			raw := reportEvent(invalid)
-			if tc.conflict {
+			if tc.conflict != "" {
 				if got, err := h.Process(t.Context(), reportEvent(base)); err != nil || got != processor.Applied {
 					t.Fatalf("Process(original) = %q, %v; want applied", got, err)
 				}
-				raw = reportEvent(gen.Conflict(base, 7))
+				raw = reportEvent(withEventID(base, tc.conflict))
 			}
 			got, err := h.Process(t.Context(), raw)
 			if err == nil || !strings.Contains(err.Error(), tc.wantErr) || !strings.Contains(err.Error(), "processing DLQ") {
@@ -444,7 +534,7 @@ func TestProcessDLQFailureIsAnError(t *testing.T) {
 			if !strings.Contains(out.String(), `"message":"dead letter not sent, will be retried"`) {
 				t.Errorf("no log line says the dead letter was not sent:\n%s", out.String())
 			}
-			if tc.conflict {
+			if tc.conflict != "" {
 				f.checkOrder(t, []event.ExecutionReport{base}, base)
 			}
 			f.checkDLQEmpty(t)

@@ -2,6 +2,7 @@ package processor_test
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/tap-trading/tap/internal/awslocal"
+	"github.com/tap-trading/tap/internal/dlq"
 	"github.com/tap-trading/tap/internal/event"
 	"github.com/tap-trading/tap/internal/processor"
 	"github.com/tap-trading/tap/internal/schema"
@@ -106,4 +108,60 @@ func TestProcessReplicatedEventsReadFirst(t *testing.T) {
 	}
 	f.checkOrder(t, e, e[2])
 	f.checkDLQEmpty(t)
+}
+
+// Two regions' processors on one table (as after replication): an event that
+// outranks an execution the other region recorded dead-letters it, applies
+// its state and leaves the execution for that region, which displaces it
+// when the event reaches it; the loser, reaching the first region, loses.
+func TestProcessDefersTheOtherRegionsLoser(t *testing.T) {
+	const west = "us-west-2" // testRegion is eu-central-1
+	f := newFixture(t)
+	westCfg := f.cfg
+	westCfg.Region = west
+	hWest := f.handler(t, westCfg, processor.Deps{Now: fixedClock})
+	hHere := f.handler(t, f.cfg, processor.Deps{Now: fixedClock})
+	orig := lifecycle(t, 16, 1).Events[0]
+	win := withEventID(orig, lowestID)
+	steps := []struct {
+		name       string
+		h          *processor.Handler
+		raw        []byte
+		want       processor.Outcome
+		dlqRegion  string // region of the one dead letter of orig this step sends, if any
+		execRegion string // who holds the execution after the step
+		exec       event.ExecutionReport
+	}{
+		{"west records the original", hWest, eventFrom(orig, west), processor.Applied, "", west, orig},
+		{"the winner here: deferred", hHere, eventFrom(win, testRegion), processor.Applied, testRegion, west, orig},
+		{"the winner in west: displaces", hWest, eventFrom(win, testRegion), processor.Applied, west, west, win},
+		{"the original here: loses", hHere, eventFrom(orig, west), processor.Conflict, testRegion, west, win},
+	}
+	for _, s := range steps {
+		got, err := s.h.Process(t.Context(), s.raw)
+		if err != nil || got != s.want {
+			t.Fatalf("%s: Process = %q, %v; want %q", s.name, got, err, s.want)
+		}
+		msgs := f.dlqMessages(t)
+		switch {
+		case s.dlqRegion == "" && len(msgs) != 0:
+			t.Errorf("%s: %d dead letters, want none", s.name, len(msgs))
+		case s.dlqRegion != "" && len(msgs) != 1:
+			t.Errorf("%s: %d dead letters, want 1", s.name, len(msgs))
+		case s.dlqRegion != "":
+			a := attrs(msgs[0])
+			if a[dlq.AttrEventID] != orig.EventID || a[dlq.AttrReason] != processor.ReasonConflict || a[dlq.AttrRegion] != s.dlqRegion ||
+				!strings.Contains(a[dlq.AttrMessage], win.EventID) {
+				t.Errorf("%s: dead letter %v, want the original %s as %s, sent in %s, naming the winner", s.name, a, orig.EventID, processor.ReasonConflict, s.dlqRegion)
+			}
+		}
+		execs, err := f.store.Executions(t.Context(), orig.OrderID)
+		if err != nil || len(execs) != 1 || execs[0].EventID != s.exec.EventID || execs[0].ProcessedRegion != s.execRegion {
+			t.Errorf("%s: executions %+v, %v; want %s recorded in %s", s.name, execs, err, s.exec.EventID, s.execRegion)
+		}
+	}
+	o, err := f.store.GetOrder(t.Context(), orig.OrderID)
+	if err != nil || o.Business() != wantState(win) {
+		t.Errorf("state = %+v, %v; want the winner's", o, err)
+	}
 }

@@ -111,7 +111,7 @@ func TestTraces(t *testing.T) {
 	bad := e
 	bad.EventID = "9d7c2f3e-4b1a-4c8d-9e0f-1a2b3c4d5e6f"
 	bad.Side = "HOLD"
-	c := gen.Conflict(e, 3)
+	c := withEventID(e, highestID) // loses to e
 	type call struct{ name, operation string }
 	tests := []struct {
 		name      string
@@ -128,8 +128,9 @@ func TestTraces(t *testing.T) {
 			wantCalls: []call{{"DynamoDB", "PutItem"}, {"DynamoDB", "UpdateItem"}}},
 		{name: "rejected", h: h, r: bad, want: string(processor.Rejected),
 			wantCalls: []call{{"SQS", "SendMessage"}}},
+		// The conflict's repair re-asserts the highest execution (DESIGN §3).
 		{name: "conflict", h: h, r: c, want: string(processor.Conflict),
-			wantCalls: []call{{"DynamoDB", "PutItem"}, {"SQS", "SendMessage"}}},
+			wantCalls: []call{{"DynamoDB", "PutItem"}, {"DynamoDB", "Query"}, {"DynamoDB", "UpdateItem"}, {"SQS", "SendMessage"}}},
 		{name: "transient failure", h: failing, r: gen.Lifecycles(32, 1, gen.Options{})[0].Events[0], wantErr: true, want: "error",
 			wantCalls: []call{{"DynamoDB", "PutItem"}}},
 	}

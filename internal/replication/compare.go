@@ -12,8 +12,8 @@ import (
 	"github.com/cockroachdb/apd/v3"
 )
 
-// Diff is how two replicas of a table differ, item by item, MetaAttr
-// ignored.
+// Diff is how two replicas of a table differ, item by item, every
+// attribute compared.
 type Diff struct {
 	// ItemsA and ItemsB count the items of each replica.
 	ItemsA, ItemsB int
@@ -52,7 +52,8 @@ func (d Diff) String() string {
 }
 
 // Compare scans table in both replicas (strongly consistent) and compares
-// them item by item, ignoring MetaAttr.
+// them item by item, every attribute (the replicator writes none of its
+// own).
 func Compare(ctx context.Context, a, b *dynamodb.Client, table string) (Diff, error) {
 	itemsA, err := scanAll(ctx, a, table)
 	if err != nil {
@@ -83,7 +84,7 @@ func Compare(ctx context.Context, a, b *dynamodb.Client, table string) (Diff, er
 	return d, nil
 }
 
-// scanAll reads every item of table by its key, MetaAttr removed.
+// scanAll reads every item of table by its key.
 func scanAll(ctx context.Context, db *dynamodb.Client, table string) (map[string]map[string]ddbtypes.AttributeValue, error) {
 	desc, err := db.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: &table})
 	if err != nil {
@@ -105,7 +106,6 @@ func scanAll(ctx context.Context, db *dynamodb.Client, table string) (map[string
 			for _, n := range keyNames {
 				keys[n] = it[n]
 			}
-			delete(it, MetaAttr)
 			items[itemKey(keys)] = it
 		}
 	}

@@ -1,9 +1,11 @@
 package replication
 
 import (
+	"container/heap"
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"sort"
 	"strconv"
 	"strings"
@@ -12,19 +14,32 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/smithy-go"
 )
 
-// direction replicates the records of one replica's stream into the other,
-// in order: a FIFO queue filled by the source's reader and drained by one
-// applier.
+// direction replicates the records of one replica's stream into the other.
+// Items are independent, as in DynamoDB global tables: each item has its
+// own queue, applied in order, and a small pool of workers applies the
+// queues' heads as they fall due, so an item whose write fails or waits does
+// not hold up the others.
 type direction struct {
 	from, to string
 	target   *reader // the target replica's reader: its view, its catch-up
 	cfg      *Config
+	// fail, if set (tests), makes a write into the target fail before it is
+	// sent.
+	fail func(record) error
 
-	mu       sync.Mutex
-	wake     chan struct{} // signalled on push
-	queue    []record
+	mu      sync.Mutex
+	changed chan struct{}         // closed and replaced when work may be ready
+	items   map[string]*itemQueue // items with records not yet settled
+	ready   itemHeap              // items with records and no worker, by when due
+	jitter  *rand.Rand
+	// gate: no attempt before then, as the target did not answer the last
+	// one (a cut region is probed, not hammered item by item).
+	gate        time.Time
+	gateBackoff time.Duration
+
 	read     int64 // local records read from the source's stream
 	applied  int64
 	super    int64 // superseded: lost last-writer-wins in the target
@@ -34,18 +49,74 @@ type direction struct {
 	lags     []time.Duration
 }
 
-func newDirection(from, to string, cfg *Config) *direction {
-	return &direction{from: from, to: to, cfg: cfg, wake: make(chan struct{}, 1)}
+// workers is how many items a direction applies at once.
+const workers = 4
+
+// itemQueue is one item's records in a direction, in stream order.
+type itemQueue struct {
+	key     string
+	recs    []record
+	busy    bool      // a worker is applying recs[0]
+	retryAt time.Time // after a failed attempt: not before then
+	backoff time.Duration
 }
 
+// readyAt is when the item's next record may be attempted.
+func (q *itemQueue) readyAt() time.Time {
+	if q.retryAt.After(q.recs[0].due) {
+		return q.retryAt
+	}
+	return q.recs[0].due
+}
+
+// itemHeap orders items by readyAt (container/heap).
+type itemHeap []*itemQueue
+
+func (h itemHeap) Len() int           { return len(h) }
+func (h itemHeap) Less(i, j int) bool { return h[i].readyAt().Before(h[j].readyAt()) }
+func (h itemHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *itemHeap) Push(x any)        { *h = append(*h, x.(*itemQueue)) }
+func (h *itemHeap) Pop() any {
+	old := *h
+	q := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	return q
+}
+
+func newDirection(from, to string, cfg *Config, stream uint64) *direction {
+	return &direction{
+		from: from, to: to, cfg: cfg,
+		changed: make(chan struct{}), items: map[string]*itemQueue{},
+		jitter: rand.New(rand.NewPCG(cfg.Seed, stream)),
+	}
+}
+
+// notify wakes the workers waiting for work. Called with mu held.
+func (d *direction) notify() {
+	close(d.changed)
+	d.changed = make(chan struct{})
+}
+
+// push queues a local record of the source, due after Config.Lag and its
+// jitter from when its region accepted it (real time, whatever the skew).
 func (d *direction) push(r record) {
 	d.mu.Lock()
-	d.queue = append(d.queue, r)
+	defer d.mu.Unlock()
+	r.due = r.accepted.Add(d.cfg.Lag)
+	if d.cfg.LagJitter > 0 {
+		r.due = r.due.Add(time.Duration(d.jitter.Int64N(int64(d.cfg.LagJitter))))
+	}
+	q := d.items[r.key]
+	if q == nil {
+		q = &itemQueue{key: r.key}
+		d.items[r.key] = q
+	}
+	q.recs = append(q.recs, r)
 	d.read++
-	d.mu.Unlock()
-	select {
-	case d.wake <- struct{}{}:
-	default:
+	if len(q.recs) == 1 && !q.busy {
+		heap.Push(&d.ready, q)
+		d.notify()
 	}
 }
 
@@ -68,20 +139,42 @@ func (d *direction) settled() int64 {
 	return d.applied + d.super
 }
 
-// next waits for the oldest queued record, without removing it.
-func (d *direction) next(ctx context.Context) (record, bool) {
+// take waits for the item whose next record falls due first, and hands it
+// to the calling worker.
+func (d *direction) take(ctx context.Context) (*itemQueue, record, bool) {
 	for {
 		d.mu.Lock()
-		if len(d.queue) > 0 {
-			r := d.queue[0]
-			d.mu.Unlock()
-			return r, true
+		wait := time.Duration(-1) // until something changes
+		if len(d.ready) > 0 {
+			at := d.ready[0].readyAt()
+			if d.gate.After(at) {
+				at = d.gate
+			}
+			wait = at.Sub(d.cfg.Now())
+			if wait <= 0 {
+				q := heap.Pop(&d.ready).(*itemQueue)
+				q.busy = true
+				r := q.recs[0]
+				d.mu.Unlock()
+				return q, r, true
+			}
 		}
+		changed := d.changed
 		d.mu.Unlock()
+		var timer *time.Timer
+		var expired <-chan time.Time
+		if wait > 0 {
+			timer = time.NewTimer(wait)
+			expired = timer.C
+		}
 		select {
 		case <-ctx.Done():
-			return record{}, false
-		case <-d.wake:
+			return nil, record{}, false
+		case <-changed:
+		case <-expired:
+		}
+		if timer != nil {
+			timer.Stop()
 		}
 	}
 }
@@ -94,59 +187,83 @@ const (
 	superseded
 )
 
-// done removes the oldest record, counting what became of it.
-func (d *direction) done(r record, o outcome) {
+// finish ends a worker's attempt at q's next record r: on success it is
+// removed and counted; on failure the item is retried after its backoff.
+func (d *direction) finish(q *itemQueue, r record, o outcome, err error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.queue = d.queue[1:]
-	switch o {
-	case applied:
-		d.applied++
-		d.lags = append(d.lags, d.cfg.Now().Sub(r.v.at))
-	case superseded:
-		d.super++
+	now := d.cfg.Now()
+	q.busy = false
+	switch {
+	case err != nil:
+		d.failures++
+		q.backoff = min(max(2*q.backoff, d.cfg.Poll), maxBackoff)
+		q.retryAt = now.Add(q.backoff)
+		if unanswered(err) {
+			d.gateBackoff = min(max(2*d.gateBackoff, d.cfg.Poll), maxBackoff)
+			d.gate = now.Add(d.gateBackoff)
+		} else {
+			d.gateBackoff = 0
+		}
+	default:
+		q.recs = q.recs[1:]
+		q.backoff, q.retryAt, d.gateBackoff = 0, time.Time{}, 0
+		switch o {
+		case applied:
+			d.applied++
+			d.lags = append(d.lags, now.Sub(r.accepted))
+		case superseded:
+			d.super++
+		}
 	}
+	if len(q.recs) == 0 {
+		delete(d.items, q.key)
+	} else {
+		heap.Push(&d.ready, q)
+	}
+	d.notify()
 }
 
-// run applies the queue in order until ctx ends. A record that cannot be
-// applied now is retried, deciding again each time, and holds back the
-// records behind it.
+// unanswered reports whether err is not the target's answer (a refused or
+// timed-out call), so the target is likely unreachable as a whole.
+func unanswered(err error) bool {
+	var api smithy.APIError
+	return !errors.As(err, &api) && !errors.Is(err, errRecordPending)
+}
+
+// run applies the records with a pool of workers until ctx ends. A record
+// that cannot be applied now is retried, deciding again each time, and
+// holds back only the records of its own item.
 func (d *direction) run(ctx context.Context) {
-	for {
-		r, ok := d.next(ctx)
-		if !ok {
-			return
-		}
-		if wait := r.v.at.Add(d.cfg.Lag).Sub(d.cfg.Now()); wait > 0 {
-			if !sleep(ctx, wait) {
-				return
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for {
+				q, r, ok := d.take(ctx)
+				if !ok {
+					return
+				}
+				o, err := d.apply(ctx, r)
+				if err != nil {
+					if ctx.Err() != nil {
+						return
+					}
+					d.cfg.OnError(fmt.Errorf("replication %s→%s: %w (retrying)", d.from, d.to, err))
+				}
+				d.finish(q, r, o, err)
 			}
-		}
-		backoff := d.cfg.Poll
-		for {
-			o, err := d.apply(ctx, r)
-			if err == nil {
-				d.done(r, o)
-				break
-			}
-			if ctx.Err() != nil {
-				return
-			}
-			d.mu.Lock()
-			d.failures++
-			d.mu.Unlock()
-			d.cfg.OnError(fmt.Errorf("replication %s→%s: %w (retrying)", d.from, d.to, err))
-			if !sleep(ctx, backoff) {
-				return
-			}
-			backoff = min(2*backoff, maxBackoff)
-		}
+		})
 	}
+	wg.Wait()
 }
 
 // maxBackoff caps the wait between attempts on a failing replica, so a
 // healed region is caught up promptly.
 const maxBackoff = time.Second
+
+// errRecordPending: the target item changed but the stream record saying
+// how is not readable yet.
+var errRecordPending = errors.New("stream record not there yet")
 
 // apply decides last-writer-wins for r against the target's item as last
 // observed in its stream and, if r wins, writes it conditionally on the item
@@ -186,50 +303,43 @@ func (d *direction) apply(ctx context.Context, r record) (outcome, error) {
 		if after, _ := d.target.lookup(r.key); sameView(before, after) {
 			// The item changed but its record is not readable yet (the
 			// write is still in flight on the server): try again shortly.
-			return 0, fmt.Errorf("item %s changed in %s but its stream record is not there yet", printableKey(r.key), d.to)
+			return 0, fmt.Errorf("item %s changed in %s but its %w", printableKey(r.key), d.to, errRecordPending)
 		}
 	}
 }
 
 // write puts r's image (or deletes the item) in the target, on condition
-// that the item is exactly observed (absent if observed is nil).
-// It returns the item written (nil for a deletion).
+// that the item is exactly observed (absent if observed is nil), having told
+// the target's reader to expect it (see reader.expect). It writes nothing
+// but the image: no attribute of the replicator's own. It returns the item
+// written (nil for a deletion).
 func (d *direction) write(ctx context.Context, r record, observed map[string]ddbtypes.AttributeValue) (map[string]ddbtypes.AttributeValue, error) {
+	if d.fail != nil {
+		if err := d.fail(r); err != nil {
+			return nil, err
+		}
+	}
 	cond, names, values := conditionFor(observed, r.keys)
 	c, cancel := context.WithTimeout(ctx, d.cfg.CallTimeout)
 	defer cancel()
 	db := d.target.rep.DynamoDB
 	if r.image == nil {
-		// Deleting an absent item changes nothing and emits no record; only
-		// a real deletion's REMOVE is to be taken for our echo.
+		// Deleting an absent item changes nothing and emits no record.
 		if observed != nil {
-			d.target.mu.Lock()
-			d.target.deleting[r.key] = r.v
-			d.target.mu.Unlock()
+			d.target.expect(r.key, itemView{v: r.v})
 		}
 		_, err := db.DeleteItem(c, &dynamodb.DeleteItemInput{
 			TableName: &d.cfg.Table, Key: r.keys,
 			ConditionExpression: &cond, ExpressionAttributeNames: names, ExpressionAttributeValues: values,
 		})
-		var ccf *ddbtypes.ConditionalCheckFailedException
-		if observed != nil && errors.As(err, &ccf) {
-			// Nothing was deleted, so no REMOVE record of ours will come.
-			d.target.mu.Lock()
-			delete(d.target.deleting, r.key)
-			d.target.mu.Unlock()
-		}
 		return nil, err
 	}
-	item := make(map[string]ddbtypes.AttributeValue, len(r.image))
-	for k, v := range r.image {
-		item[k] = v
-	}
-	item[MetaAttr] = &ddbtypes.AttributeValueMemberS{Value: r.v.marker()}
+	d.target.expect(r.key, itemView{v: r.v, image: r.image})
 	_, err := db.PutItem(c, &dynamodb.PutItemInput{
-		TableName: &d.cfg.Table, Item: item,
+		TableName: &d.cfg.Table, Item: r.image,
 		ConditionExpression: &cond, ExpressionAttributeNames: names, ExpressionAttributeValues: values,
 	})
-	return item, err
+	return r.image, err
 }
 
 // conditionFor builds a condition that holds only if the item is exactly

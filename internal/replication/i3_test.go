@@ -146,13 +146,17 @@ func TestI3RollbackByReplicationIsRepaired(t *testing.T) {
 // TestI1I3BothRegionsApplyTheSameStream runs the pipeline's replication-on
 // case: both regions apply the same lifecycles, each its own shuffled
 // stream with duplicates, through the real store, concurrently, while the
-// replicator runs with lag. Once it has caught up the replicas are
-// identical item by item, and every order's state is its highest seq with
-// one execution per seq (I1, I3).
+// replicator runs with lag and jitter (items land in any order: a state
+// before its execution) and region B's clock runs ahead. Once it has caught
+// up the replicas are identical item by item, and every order's state is its
+// highest seq with one execution per seq (I1, I3).
 func TestI1I3BothRegionsApplyTheSameStream(t *testing.T) {
 	for _, seed := range []uint64{1, 2} {
 		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
-			p := newPair(t, pairOptions{lag: 30 * time.Millisecond})
+			p := newPair(t, pairOptions{
+				lag: 30 * time.Millisecond, jitter: 60 * time.Millisecond, seed: seed,
+				skew: map[string]time.Duration{west: 25 * time.Millisecond},
+			})
 			a, b := p.regions(true)
 			ls := gen.Lifecycles(300+seed, 5, gen.Options{MaxFills: 4})
 			rng := rand.New(rand.NewPCG(seed, 0x13))

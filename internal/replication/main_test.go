@@ -56,7 +56,12 @@ type pair struct {
 
 type pairOptions struct {
 	lag         time.Duration
+	jitter      time.Duration
+	seed        uint64
+	skew        map[string]time.Duration
 	callTimeout time.Duration
+	// configure, if set, is called on the replicator before it runs.
+	configure func(*Replicator)
 	// endpointB, if set, is B's own moto server (as in the drill, one per
 	// region); by default both regions are in the package's server.
 	endpointB string
@@ -93,13 +98,17 @@ func newPair(t *testing.T, o pairOptions) *pair {
 	}
 	rep, err := New(Config{
 		Table: p.table, A: p.a, B: replica(t, p.cut.URL, west),
-		Lag: o.lag, Poll: 20 * time.Millisecond, CallTimeout: o.callTimeout,
+		Lag: o.lag, LagJitter: o.jitter, Seed: o.seed, Skew: o.skew,
+		Poll: 20 * time.Millisecond, CallTimeout: o.callTimeout,
 		OnError: func(error) { p.errs.Add(1) },
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	p.rep = rep
+	if o.configure != nil {
+		o.configure(rep)
+	}
 	runCtx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- rep.Run(runCtx) }()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -26,8 +27,29 @@ type Config struct {
 	// A and B are the two replicas; their regions must differ.
 	A, B Replica
 	// Lag is an extra delay before a record is applied in the other replica,
-	// counted from when its region accepted the write. Default: 0.
+	// counted from when its region accepted the write (by the real clock,
+	// whatever Skew says). Default: 0.
 	Lag time.Duration
+	// LagJitter adds to Lag, for each record, a random delay in
+	// [0, LagJitter), so that the items a region wrote one after the other
+	// (an execution, then its order's state) can reach the other replica in
+	// either order, as items of a global table do. Writes to one item are
+	// still applied in their order. Default: 0, no jitter.
+	LagJitter time.Duration
+	// Seed seeds the generator of LagJitter's delays (one per direction):
+	// the same seed gives the same delays to the same sequence of records,
+	// so a run can be repeated. Default: 0.
+	Seed uint64
+	// Skew is the error of each region's clock: region name → offset added
+	// to the time that region stamps on its writes for last-writer-wins
+	// (their versions). It changes which write wins, never when a record is
+	// applied: Lag is waited and measured in real time. Regions not named
+	// have no skew. Default: none.
+	Skew map[string]time.Duration
+	// MaxSkew, if set, bounds Skew: every region's skew must be smaller
+	// than MaxSkew in magnitude (the twin sets it to one health period).
+	// Default: 0, no bound.
+	MaxSkew time.Duration
 	// Poll is the stream poll interval, and the first wait before retrying
 	// a failed write. Default: 100 ms.
 	Poll time.Duration
@@ -39,7 +61,7 @@ type Config struct {
 	OnError func(error)
 	// Now is the clock lag is measured and waited with. It must be the wall
 	// clock the servers stamp stream records with (moto: the host's), not a
-	// scaled one. Default: time.Now.
+	// scaled or skewed one. Default: time.Now.
 	Now func() time.Time
 }
 
@@ -71,6 +93,23 @@ func New(cfg Config) (*Replicator, error) {
 	if cfg.Lag < 0 {
 		return nil, fmt.Errorf("replication: Config.Lag is %s; want 0 or more", cfg.Lag)
 	}
+	if cfg.LagJitter < 0 {
+		return nil, fmt.Errorf("replication: Config.LagJitter is %s; want 0 or more", cfg.LagJitter)
+	}
+	if cfg.MaxSkew < 0 {
+		return nil, fmt.Errorf("replication: Config.MaxSkew is %s; want 0 (no bound) or more", cfg.MaxSkew)
+	}
+	regions := slices.Sorted(maps.Keys(cfg.Skew))
+	for _, region := range regions {
+		skew := cfg.Skew[region]
+		if region != cfg.A.Region && region != cfg.B.Region {
+			return nil, fmt.Errorf("replication: Config.Skew names %q, which is neither replica's region (%s, %s)", region, cfg.A.Region, cfg.B.Region)
+		}
+		if cfg.MaxSkew > 0 && (skew >= cfg.MaxSkew || -skew >= cfg.MaxSkew) {
+			return nil, fmt.Errorf("replication: Config.Skew of %s is %s; it must be smaller than Config.MaxSkew (%s) in magnitude", region, skew, cfg.MaxSkew)
+		}
+	}
+	cfg.Skew = maps.Clone(cfg.Skew)
 	if cfg.Poll <= 0 {
 		cfg.Poll = 100 * time.Millisecond
 	}
@@ -86,10 +125,11 @@ func New(cfg Config) (*Replicator, error) {
 	r := &Replicator{cfg: cfg}
 	r.readers[0] = newReader(cfg.A, cfg.Table, cfg.Now)
 	r.readers[1] = newReader(cfg.B, cfg.Table, cfg.Now)
-	r.dirs[0] = newDirection(cfg.A.Region, cfg.B.Region, &r.cfg)
-	r.dirs[1] = newDirection(cfg.B.Region, cfg.A.Region, &r.cfg)
+	r.dirs[0] = newDirection(cfg.A.Region, cfg.B.Region, &r.cfg, 0)
+	r.dirs[1] = newDirection(cfg.B.Region, cfg.A.Region, &r.cfg, 1)
 	for i := range 2 {
 		r.readers[i].out, r.readers[i].in = r.dirs[i], r.dirs[1-i]
+		r.readers[i].skew = cfg.Skew[r.readers[i].rep.Region]
 		r.dirs[i].target = r.readers[1-i]
 	}
 	return r, nil
@@ -207,8 +247,8 @@ type DirectionStats struct {
 	// failed because the item was not as last observed (a local write got
 	// in, or the view was behind); each was decided again.
 	ConditionFailed int64
-	// Lag is from the write accepted in From to applied in To, over the
-	// applied records.
+	// Lag is from the write accepted in From (real time, no skew) to
+	// applied in To, over the applied records.
 	LagP50, LagP99, LagMax time.Duration
 }
 

@@ -121,14 +121,8 @@ func TestVersionOrder(t *testing.T) {
 		if !tc.newer.newerThan(tc.older) || tc.older.newerThan(tc.newer) {
 			t.Errorf("%s vs %s: want the first newer", tc.newer, tc.older)
 		}
-		back, err := parseMarker(tc.newer.marker())
-		if err != nil || !back.equal(tc.newer) {
-			t.Errorf("parseMarker(%q) = %v, %v; want %v", tc.newer.marker(), back, err, tc.newer)
-		}
-	}
-	for _, bad := range []string{"", "x|east|1", "1|", "1||2"} {
-		if _, err := parseMarker(bad); err == nil {
-			t.Errorf("parseMarker(%q) succeeded, want an error", bad)
+		if !tc.newer.equal(tc.newer) || tc.newer.equal(tc.older) {
+			t.Errorf("%s: equal is not identity", tc.newer)
 		}
 	}
 }
@@ -217,10 +211,23 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		{Config{Table: "t", A: a, B: a}, "both replicas are in us-east-1"},
 		{Config{Table: "t", A: a, B: Replica{Region: west}}, "needs a region, a DynamoDB client and a Streams client"},
 		{Config{Table: "t", A: a, B: replica(t, motoEndpoint, west), Lag: -time.Second}, "Lag is -1s"},
+		{Config{Table: "t", A: a, B: replica(t, motoEndpoint, west), LagJitter: -time.Second}, "LagJitter is -1s"},
+		{Config{Table: "t", A: a, B: replica(t, motoEndpoint, west), MaxSkew: -time.Second}, "MaxSkew is -1s"},
+		{Config{Table: "t", A: a, B: replica(t, motoEndpoint, west), Skew: map[string]time.Duration{"eu-west-1": time.Millisecond}},
+			`Config.Skew names "eu-west-1", which is neither replica's region (us-east-1, us-west-2)`},
+		{Config{Table: "t", A: a, B: replica(t, motoEndpoint, west), Skew: map[string]time.Duration{west: 2 * time.Second}, MaxSkew: time.Second},
+			"Config.Skew of us-west-2 is 2s; it must be smaller than Config.MaxSkew (1s) in magnitude"},
+		{Config{Table: "t", A: a, B: replica(t, motoEndpoint, west), Skew: map[string]time.Duration{east: -time.Second}, MaxSkew: time.Second},
+			"Config.Skew of us-east-1 is -1s; it must be smaller than Config.MaxSkew (1s)"},
 	} {
 		if _, err := New(tc.cfg); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("New(%s) = %v, want an error containing %q", tc.want, err, tc.want)
 		}
+	}
+	ok := Config{Table: "t", A: a, B: replica(t, motoEndpoint, west),
+		Skew: map[string]time.Duration{west: 999 * time.Millisecond, east: -999 * time.Millisecond}, MaxSkew: time.Second}
+	if _, err := New(ok); err != nil {
+		t.Errorf("New with skews under MaxSkew: %v", err)
 	}
 }
 
@@ -271,10 +278,10 @@ func TestChildShardsWaitForTheirParents(t *testing.T) {
 	}
 }
 
-// TestCompareIgnoresMetaAndNumberSpelling: items equal but for MetaAttr or
-// the spelling of a number are identical; any other difference is reported
-// by key.
-func TestCompareIgnoresMetaAndNumberSpelling(t *testing.T) {
+// TestCompareIgnoresNumberSpelling: items equal but for the spelling of a
+// number are identical; any other difference is reported by key, including
+// an attribute only one replica's item has (Compare ignores none).
+func TestCompareIgnoresNumberSpelling(t *testing.T) {
 	p := newPair(t, pairOptions{})
 	cut := p.cut
 	cutOff(t, cut, partition.Refuse) // keep the replicator out: this test writes both replicas itself
@@ -291,16 +298,18 @@ func TestCompareIgnoresMetaAndNumberSpelling(t *testing.T) {
 	}
 	n := func(s string) ddbtypes.AttributeValue { return &ddbtypes.AttributeValueMemberN{Value: s} }
 	s := func(s string) ddbtypes.AttributeValue { return &ddbtypes.AttributeValueMemberS{Value: s} }
-	put(p.a, "same", map[string]ddbtypes.AttributeValue{"q": n("1.50"), MetaAttr: s("1|us-east-1|1")})
+	put(p.a, "same", map[string]ddbtypes.AttributeValue{"q": n("1.50")})
 	put(p.b, "same", map[string]ddbtypes.AttributeValue{"q": n("1.5")})
 	put(p.a, "differs", map[string]ddbtypes.AttributeValue{"q": n("1")})
 	put(p.b, "differs", map[string]ddbtypes.AttributeValue{"q": n("2")})
+	put(p.a, "extra", map[string]ddbtypes.AttributeValue{"q": n("1"), "tap:rep": s("1|us-east-1|1")})
+	put(p.b, "extra", map[string]ddbtypes.AttributeValue{"q": n("1")})
 	put(p.a, "only-a", nil)
 	d, err := Compare(ctx, p.a.DynamoDB, p.b.DynamoDB, p.table)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Diff{ItemsA: 3, ItemsB: 2, OnlyA: []string{"PK=S:only-a SK=S:X"}, Differ: []string{"PK=S:differs SK=S:X"}}
+	want := Diff{ItemsA: 4, ItemsB: 3, OnlyA: []string{"PK=S:only-a SK=S:X"}, Differ: []string{"PK=S:differs SK=S:X", "PK=S:extra SK=S:X"}}
 	if !reflect.DeepEqual(d, want) {
 		t.Errorf("Compare = %+v, want %+v", d, want)
 	}

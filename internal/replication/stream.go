@@ -67,6 +67,12 @@ type record struct {
 	keys  map[string]ddbtypes.AttributeValue // the key attributes
 	image map[string]ddbtypes.AttributeValue // new image; nil for a removal
 	v     version
+	// accepted is when the write's region accepted it by the servers' real
+	// clock (the record's creation time, no skew): lag is counted from it.
+	accepted time.Time
+	// due is when it may be applied in the other replica: accepted, plus
+	// Config.Lag, plus its jitter (set by direction.push).
+	due time.Time
 }
 
 // itemView is what a replica holds for one item, as last read from its
@@ -85,24 +91,30 @@ type shard struct {
 }
 
 // reader reads one replica's stream in order, keeps the replica's item
-// versions (view) and hands its local writes to the other direction. mu
-// serializes reading, so the background poll and a catch-up from the
-// applier into this replica never interleave.
+// versions (view) and hands its local writes to the other direction.
+// readMu serializes reading, so the background poll and a catch-up from an
+// applier into this replica never interleave; mu guards what appliers look
+// up while a read is under way.
 type reader struct {
 	rep   Replica
 	table string
-	out   *direction // the direction whose source is this replica
-	in    *direction // the direction writing into this replica (echoes)
+	out   *direction    // the direction whose source is this replica
+	in    *direction    // the direction writing into this replica (echoes)
+	skew  time.Duration // Config.Skew of this replica's region
 	now   func() time.Time
 
-	mu        sync.Mutex
+	readMu    sync.Mutex
 	streamArn string
 	shards    map[string]*shard
 	describe  bool // shards may have changed: describe the stream again
-	view      map[string]itemView
-	// deleting holds the items the replicator is deleting in this replica,
-	// with the version replicated: their REMOVE records are echoes.
-	deleting map[string]version
+
+	mu   sync.Mutex
+	view map[string]itemView
+	// pending holds, per item, the replicator's writes into this replica
+	// whose records have not been read yet, oldest first, each with the
+	// version it replicates and the exact image it writes (nil: a deletion):
+	// the record that shows one of these images is that write's echo.
+	pending map[string][]itemView
 	// tipAt is when the last poll that found every shard read to its end
 	// started; tipRead is out.read at that point (see CaughtUp).
 	tipAt   time.Time
@@ -113,7 +125,7 @@ func newReader(rep Replica, table string, now func() time.Time) *reader {
 	return &reader{
 		rep: rep, table: table, now: now,
 		shards: map[string]*shard{}, describe: true,
-		view: map[string]itemView{}, deleting: map[string]version{},
+		view: map[string]itemView{}, pending: map[string][]itemView{},
 	}
 }
 
@@ -123,6 +135,42 @@ func (r *reader) lookup(key string) (itemView, bool) {
 	defer r.mu.Unlock()
 	v, ok := r.view[key]
 	return v, ok
+}
+
+// expect notes that the replicator is about to write w (w.image nil: delete)
+// into item key of this replica, replicating version w.v, so that the
+// record the write makes is taken for its echo. It must be called before
+// the write is sent. Attempts of the same replicated write share one entry.
+func (r *reader) expect(key string, w itemView) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, p := range r.pending[key] {
+		if p.v.equal(w.v) {
+			return
+		}
+	}
+	r.pending[key] = append(r.pending[key], w)
+}
+
+// takeEcho reports whether a record of key with new image image (nil: a
+// removal) is one of the replicator's own writes, and if so returns the
+// version it replicated. The matched write and any pending before it are
+// done with: the item's records are read in order, so an earlier one either
+// showed before it or never landed. Called with mu held.
+func (r *reader) takeEcho(key string, image map[string]ddbtypes.AttributeValue) (version, bool) {
+	ps := r.pending[key]
+	for i, p := range ps {
+		if (p.image == nil) != (image == nil) || (image != nil && !equalItems(p.image, image)) {
+			continue
+		}
+		if rest := ps[i+1:]; len(rest) > 0 {
+			r.pending[key] = rest
+		} else {
+			delete(r.pending, key)
+		}
+		return p.v, true
+	}
+	return version{}, false
 }
 
 // wrote records in the view the replicator's own successful write of key,
@@ -151,8 +199,8 @@ func (r *reader) tip() (time.Time, int64) {
 
 // catchUp reads the stream to its end.
 func (r *reader) catchUp(ctx context.Context, callTimeout time.Duration) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	r.readMu.Lock()
+	defer r.readMu.Unlock()
 	for {
 		n, err := r.poll(ctx, callTimeout)
 		if err != nil || n == 0 {
@@ -163,13 +211,13 @@ func (r *reader) catchUp(ctx context.Context, callTimeout time.Duration) error {
 
 // pollOnce is one background read round; it reports how many records it read.
 func (r *reader) pollOnce(ctx context.Context, callTimeout time.Duration) (int, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	r.readMu.Lock()
+	defer r.readMu.Unlock()
 	return r.poll(ctx, callTimeout)
 }
 
 // poll reads one batch from every readable shard, processes the records in
-// order, and returns how many it read. Called with mu held.
+// order, and returns how many it read. Called with readMu held.
 func (r *reader) poll(ctx context.Context, callTimeout time.Duration) (int, error) {
 	started := r.now()
 	call := func() (context.Context, context.CancelFunc) { return context.WithTimeout(ctx, callTimeout) }
@@ -262,7 +310,9 @@ func (r *reader) poll(ctx context.Context, callTimeout time.Duration) (int, erro
 		}
 	}
 	if n == 0 {
+		r.mu.Lock()
 		r.tipAt, r.tipRead = started, r.out.readCount()
+		r.mu.Unlock()
 	}
 	return n, nil
 }
@@ -364,7 +414,7 @@ func (r *reader) readable() []string {
 
 // process decodes one record, updates the view and, unless it is an echo of
 // the replicator's own write, queues it for the other replica. Called with
-// mu held.
+// readMu held.
 func (r *reader) process(raw sttypes.Record) error {
 	d := raw.Dynamodb
 	if d == nil || d.SequenceNumber == nil || d.ApproximateCreationDateTime == nil {
@@ -374,8 +424,7 @@ func (r *reader) process(raw sttypes.Record) error {
 	if err != nil {
 		return fmt.Errorf("replication: %s: record %s keys: %w", r.rep.Region, *d.SequenceNumber, err)
 	}
-	rec := record{key: itemKey(keys), keys: keys}
-	var oldImage map[string]ddbtypes.AttributeValue
+	rec := record{key: itemKey(keys), keys: keys, accepted: d.ApproximateCreationDateTime.UTC()}
 	if raw.EventName != sttypes.OperationTypeRemove {
 		if d.NewImage == nil {
 			return fmt.Errorf("replication: %s: record %s has no new image: the stream must be NEW_AND_OLD_IMAGES", r.rep.Region, *d.SequenceNumber)
@@ -383,45 +432,29 @@ func (r *reader) process(raw sttypes.Record) error {
 		if rec.image, err = attributevalue.FromDynamoDBStreamsMap(d.NewImage); err != nil {
 			return fmt.Errorf("replication: %s: record %s new image: %w", r.rep.Region, *d.SequenceNumber, err)
 		}
-		if d.OldImage != nil {
-			if oldImage, err = attributevalue.FromDynamoDBStreamsMap(d.OldImage); err != nil {
-				return fmt.Errorf("replication: %s: record %s old image: %w", r.rep.Region, *d.SequenceNumber, err)
-			}
-		}
 	}
-	local := version{at: d.ApproximateCreationDateTime.UTC().Truncate(time.Millisecond), region: r.rep.Region, seq: *d.SequenceNumber}
 
-	echo := false
-	if rec.image == nil {
-		if v, ok := r.deleting[rec.key]; ok {
-			echo, rec.v = true, v
-			delete(r.deleting, rec.key)
-		}
-	} else if m := metaOf(rec.image); m != "" && m != metaOf(oldImage) {
-		v, err := parseMarker(m)
-		if err != nil {
-			return fmt.Errorf("replication: %s: record %s: %w", r.rep.Region, *d.SequenceNumber, err)
-		}
-		echo, rec.v = true, v
-	}
-	if !echo {
-		rec.v = local
-	}
-	r.view[rec.key] = itemView{v: rec.v, image: rec.image}
-	if echo {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if v, ok := r.takeEcho(rec.key, rec.image); ok {
+		r.view[rec.key] = itemView{v: v, image: rec.image}
 		r.in.echo()
 		return nil
 	}
+	// A local write. Any write of the replicator still pending on this item
+	// was conditional on the item before this record, so it cannot land.
+	delete(r.pending, rec.key)
+	rec.v = version{at: rec.accepted.Add(r.skew).Truncate(time.Millisecond), region: r.rep.Region, seq: *d.SequenceNumber}
+	if prev, ok := r.view[rec.key]; ok && !rec.v.newerThan(prev.v) {
+		// It overwrote, in this replica, a version its region's clock
+		// stamps as later (a skewed clock, or the same millisecond): it is
+		// the later write all the same, and must win everywhere, or the
+		// replicas would keep different items.
+		rec.v.at = prev.v.at.Add(time.Millisecond)
+	}
+	r.view[rec.key] = itemView{v: rec.v, image: rec.image}
 	r.out.push(rec)
 	return nil
-}
-
-// metaOf is the MetaAttr of an item, "" if it has none.
-func metaOf(item map[string]ddbtypes.AttributeValue) string {
-	if s, ok := item[MetaAttr].(*ddbtypes.AttributeValueMemberS); ok {
-		return s.Value
-	}
-	return ""
 }
 
 // itemKey is a canonical string for an item's key attributes.

@@ -2,19 +2,14 @@ package replication
 
 import (
 	"fmt"
-	"strconv"
-	"strings"
 	"time"
 )
 
-// MetaAttr is the hidden attribute in which the replicator records, on every
-// item it writes, the version of the write it replicated (see the package
-// doc). Compare ignores it.
-const MetaAttr = "tap:rep"
-
 // version orders writes to one item for last-writer-wins.
 type version struct {
-	// at is when the write's own region accepted it, in milliseconds.
+	// at is the time its own region stamped on the write, in milliseconds:
+	// the stream record's creation time plus that region's Config.Skew, or
+	// later (see reader.process).
 	at time.Time
 	// region is the region that accepted it: the tie-break between regions.
 	region string
@@ -46,24 +41,6 @@ func seqLess(a, b string) bool {
 		return len(a) < len(b)
 	}
 	return a < b
-}
-
-// marker is v as stored in MetaAttr.
-func (v version) marker() string {
-	return fmt.Sprintf("%d|%s|%s", v.at.UnixMilli(), v.region, v.seq)
-}
-
-// parseMarker reads a MetaAttr value written by marker.
-func parseMarker(s string) (version, error) {
-	parts := strings.Split(s, "|")
-	if len(parts) != 3 || parts[1] == "" {
-		return version{}, fmt.Errorf("replication: malformed %s %q", MetaAttr, s)
-	}
-	ms, err := strconv.ParseInt(parts[0], 10, 64)
-	if err != nil {
-		return version{}, fmt.Errorf("replication: malformed %s %q: %w", MetaAttr, s, err)
-	}
-	return version{at: time.UnixMilli(ms).UTC(), region: parts[1], seq: parts[2]}, nil
 }
 
 func (v version) String() string {

@@ -106,9 +106,10 @@ func TestFaultsNeverLoseOrDoubleApply(t *testing.T) {
 	}, retry.DefaultMaxAttempts)
 	ls := gen.Lifecycles(31, orders(60), gen.Options{})
 	stream := gen.Stream(ls, gen.StreamOptions{Seed: 31, Duplicates: 0.2, Reorder: true, Conflicts: 0.02})
-	results := applyStream(t, st, stream, 20)
+	dl := newDeadLetters()
+	results := applyStream(t, st, stream, 20, dl.option())
 
-	high := map[string]int64{}
+	ref := newReferee()
 	counts := map[Outcome]int{}
 	redelivered := 0
 	recorded := map[string]int{} // eventId → deliveries that recorded its execution
@@ -119,27 +120,20 @@ func TestFaultsNeverLoseOrDoubleApply(t *testing.T) {
 		if r.res.Outcome == Applied || r.res.Outcome == Stale {
 			recorded[d.Report.EventID]++
 		}
-		switch d.Kind {
-		case gen.Original:
-			want := Stale
-			if d.Report.Seq > high[d.Report.OrderID] {
-				want = Applied
-				high[d.Report.OrderID] = d.Report.Seq
-			}
+		if r.res.Outcome == Conflict {
+			dl.add(d.Report.EventID)
+		}
+		want := ref.next(d.Report)
+		switch got := summarize(r.res); {
+		case want.Outcome == Applied || want.Outcome == Stale:
 			// A lost put response (or a failed attempt after the put)
 			// makes the first delivery see its own execution: duplicate.
-			if r.res.Outcome != want && r.res.Outcome != Duplicate {
-				t.Errorf("delivery %d (original %s seq %d): outcome %s, want %s (or duplicate after a lost response)",
-					i, d.Report.OrderID, d.Report.Seq, r.res.Outcome, want)
+			if got.Outcome != want.Outcome && got.Outcome != Duplicate {
+				t.Errorf("delivery %d (%v %s seq %d): outcome %s, want %s (or duplicate after a lost response)",
+					i, d.Kind, d.Report.OrderID, d.Report.Seq, got.Outcome, want.Outcome)
 			}
-		case gen.Duplicate:
-			if want := (Result{Outcome: Duplicate}); r.res != want {
-				t.Errorf("delivery %d (duplicate %s seq %d): Apply = %+v, want %+v", i, d.Report.OrderID, d.Report.Seq, r.res, want)
-			}
-		case gen.Conflicting:
-			if want := (Result{Outcome: Conflict, ExistingEventID: originalOf(stream, d.Report).EventID}); r.res != want {
-				t.Errorf("delivery %d (conflict %s seq %d): Apply = %+v, want %+v", i, d.Report.OrderID, d.Report.Seq, r.res, want)
-			}
+		case got != want:
+			t.Errorf("delivery %d (%v %s seq %d): Apply = %+v, want %+v", i, d.Kind, d.Report.OrderID, d.Report.Seq, got, want)
 		}
 	}
 	for id, n := range recorded {
@@ -149,8 +143,9 @@ func TestFaultsNeverLoseOrDoubleApply(t *testing.T) {
 	}
 	direct := New(client, table, testRegion, nil)
 	for _, l := range ls {
-		checkOrder(t, direct, l.Events)
+		checkOrder(t, direct, ref.winners(l))
 	}
+	ref.checkDeadLetters(t, dl.counts)
 	injected := p.Counts()
 	for f := faultproxy.ThroughputExceeded; f <= faultproxy.DropAfter; f++ {
 		if injected[f] == 0 {

@@ -60,8 +60,15 @@ const (
 // placeholder: status is a DynamoDB reserved word, and one rule for all is
 // simpler than knowing which others are.
 const (
-	condExecNew  = "attribute_not_exists(PK)"
-	condStateNew = "attribute_not_exists(PK) OR #lastSeq < :seq"
+	condExecNew = "attribute_not_exists(PK)"
+	// condExecDisplace lets an event overwrite exactly the execution it was
+	// compared with — same eventId, recorded by this region — and nothing
+	// else (see Store.Apply, conflicts).
+	condExecDisplace = "#eventId = :displaced AND #processedRegion = :region"
+	// condStateNew orders states by seq, then by the lower eventId at equal
+	// seq: the order in which the lowest eventId of an (orderId, seq) wins it
+	// (DESIGN §3, conflicts).
+	condStateNew = "attribute_not_exists(PK) OR #lastSeq < :seq OR (#lastSeq = :seq AND #lastEventId > :eventId)"
 	condHBNewer  = "attribute_not_exists(PK) OR #sentAt < :sentAt"
 
 	stateSet = "SET #orderId = :orderId, #accountId = :accountId, #symbol = :symbol, #side = :side, " +
@@ -109,7 +116,9 @@ func FormatTime(t time.Time) string { return t.UTC().Format(TimeLayout) }
 // fields (decimals as numbers), its eventId, when it was received and by which
 // region. The put only succeeds if no execution has this (orderId, seq) yet, and
 // on failure DynamoDB returns the existing item, so a duplicate (same eventId)
-// is told from a conflict (another eventId) without a read.
+// is told from a conflict (another eventId) without a read. The existing item
+// holds every field of its event, so a displaced one can be dead-lettered
+// from it (PlanDisplacement).
 //
 // TableName is left nil: the plan is the item, the Store says where it goes.
 func PlanExecution(r *event.ExecutionReport, region string, receivedAt time.Time) *dynamodb.PutItemInput {
@@ -145,9 +154,29 @@ func PlanExecution(r *event.ExecutionReport, region string, receivedAt time.Time
 	}
 }
 
+// PlanDisplacement builds the put that overwrites the execution of the same
+// (orderId, seq) recorded by this region under displacedEventID, a higher
+// eventId than the event's: the lowest eventId wins an (orderId, seq) (DESIGN
+// §3, conflicts). The condition names that exact execution, so a put never
+// overwrites one its caller has not seen (and dead-lettered), nor one the
+// other region recorded; on failure DynamoDB returns the item as it now is.
+// TableName is left nil.
+func PlanDisplacement(r *event.ExecutionReport, region string, receivedAt time.Time, displacedEventID string) *dynamodb.PutItemInput {
+	in := PlanExecution(r, region, receivedAt)
+	in.ConditionExpression = strPtr(condExecDisplace)
+	in.ExpressionAttributeNames = map[string]string{"#eventId": attrEventID, "#processedRegion": attrProcessedRegion}
+	in.ExpressionAttributeValues = map[string]types.AttributeValue{
+		":displaced": str(displacedEventID),
+		":region":    str(region),
+	}
+	return in
+}
+
 // PlanState builds the conditional update of the order's state item to the
-// event: it succeeds only if there is no state yet or the state's lastSeq is
-// lower, so a late or repeated event never rolls state back (I1).
+// event: it succeeds only if there is no state yet, or the state's lastSeq is
+// lower, or it is the same seq under a higher eventId (the event outranks it,
+// DESIGN §3 conflicts), so a late or repeated event never rolls state back
+// (I1) and every region orders states alike.
 //
 // Every business attribute is a function of the event alone; only updatedAt and
 // processedRegion depend on who wrote it and when. That is what lets

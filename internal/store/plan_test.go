@@ -78,6 +78,27 @@ func TestPlanExecution(t *testing.T) {
 	}
 }
 
+func TestPlanDisplacement(t *testing.T) {
+	r := report()
+	const displaced = "9c3c1a52-5f0b-4b7e-9d0a-1c2b3d4e5f60"
+	in := PlanDisplacement(&r, "us-west-2", receivedAt, displaced)
+	if want := PlanExecution(&r, "us-west-2", receivedAt).Item; !reflect.DeepEqual(in.Item, want) {
+		t.Errorf("PlanDisplacement item =\n%v\nwant the execution item\n%v", dump(in.Item), dump(want))
+	}
+	if got, want := aws.ToString(in.ConditionExpression), "#eventId = :displaced AND #processedRegion = :region"; got != want {
+		t.Errorf("condition = %q, want %q", got, want)
+	}
+	if want := map[string]string{"#eventId": "eventId", "#processedRegion": "processedRegion"}; !reflect.DeepEqual(in.ExpressionAttributeNames, want) {
+		t.Errorf("names = %v, want %v", in.ExpressionAttributeNames, want)
+	}
+	if want := map[string]types.AttributeValue{":displaced": s(displaced), ":region": s("us-west-2")}; !reflect.DeepEqual(in.ExpressionAttributeValues, want) {
+		t.Errorf("values = %v, want %v", dump(in.ExpressionAttributeValues), dump(want))
+	}
+	if in.ReturnValuesOnConditionCheckFailure != types.ReturnValuesOnConditionCheckFailureAllOld || in.TableName != nil {
+		t.Errorf("ReturnValuesOnConditionCheckFailure = %q, TableName = %v; want ALL_OLD, nil", in.ReturnValuesOnConditionCheckFailure, in.TableName)
+	}
+}
+
 func TestPlanState(t *testing.T) {
 	const set = "SET #orderId = :orderId, #accountId = :accountId, #symbol = :symbol, #side = :side, " +
 		"#orderQty = :orderQty, #cumQty = :cumQty, #leavesQty = :leavesQty, #avgPx = :avgPx, " +
@@ -107,7 +128,7 @@ func TestPlanState(t *testing.T) {
 			if got := aws.ToString(in.UpdateExpression); got != tc.wantUpdate {
 				t.Errorf("update =\n%s\nwant\n%s", got, tc.wantUpdate)
 			}
-			if got, want := aws.ToString(in.ConditionExpression), "attribute_not_exists(PK) OR #lastSeq < :seq"; got != want {
+			if got, want := aws.ToString(in.ConditionExpression), "attribute_not_exists(PK) OR #lastSeq < :seq OR (#lastSeq = :seq AND #lastEventId > :eventId)"; got != want {
 				t.Errorf("condition = %q, want %q", got, want)
 			}
 			if want := map[string]types.AttributeValue{"PK": s("ORDER#ord-1"), "SK": s("STATE")}; !reflect.DeepEqual(in.Key, want) {

@@ -17,8 +17,9 @@ import (
 // reads what the table shows, with one eventually consistent Query of the
 // order's items from this event's execution up to its state; when that shows
 // the execution recorded with this eventId and the state at or above every
-// execution read, the event is accounted for: the Result is a Duplicate with
-// ReadOnly set, and nothing is written. Otherwise it is Apply.
+// execution read — in the state's order: seq, then the lower eventId (see
+// Apply, conflicts) — the event is accounted for: the Result is a Duplicate
+// with ReadOnly set, and nothing is written. Otherwise it is Apply, with opts.
 //
 // Why a Query and not a GetItem of the state: items replicate one by one, so
 // the state can arrive before the execution; skipping on the state alone could
@@ -35,7 +36,11 @@ import (
 // Duplicate that runs the repair of Apply, and its write, later still,
 // replicates here. The I3 simulation checks this with lagging reads
 // (TestI3StaleReadFirst) and replays the case (TestI3StaleSkipIsRepairedElsewhere).
-func (s *Store) ApplyReplicated(ctx context.Context, r *event.ExecutionReport) (Result, error) {
+// With conflicts, a skip needs this replica to have held the event's
+// execution, which the argument of Apply (conflicts) covers: a winner skipped
+// here is recorded by the region whose write both replicas keep, and a loser
+// skipped here is dead-lettered there.
+func (s *Store) ApplyReplicated(ctx context.Context, r *event.ExecutionReport, opts ...Option) (Result, error) {
 	applied, err := s.shownApplied(ctx, r)
 	if err != nil {
 		return Result{}, err
@@ -43,7 +48,7 @@ func (s *Store) ApplyReplicated(ctx context.Context, r *event.ExecutionReport) (
 	if applied {
 		return Result{Outcome: Duplicate, ReadOnly: true}, nil
 	}
-	return s.Apply(ctx, r)
+	return s.Apply(ctx, r, opts...)
 }
 
 // readFirstLimit is how many items the read-first Query returns at most:
@@ -52,7 +57,7 @@ const readFirstLimit = 8
 
 // shownApplied reports whether an eventually consistent read of r's order
 // shows r's execution recorded with r's eventId and the state at or above the
-// highest execution it read.
+// highest execution it read (by seq, then the lower eventId).
 func (s *Store) shownApplied(ctx context.Context, r *event.ExecutionReport) (bool, error) {
 	out, err := s.client.Query(ctx, &dynamodb.QueryInput{
 		TableName: &s.table,
@@ -81,14 +86,17 @@ func (s *Store) shownApplied(ctx context.Context, r *event.ExecutionReport) (boo
 	}
 	var recorded, hasState bool
 	var top, stateSeq int64
+	var topID, stateID string
 	for _, item := range out.Items {
 		d := decoder{item: item}
 		if sk, _ := item[schema.AttrSK].(*types.AttributeValueMemberS); sk != nil && sk.Value == stateSK {
-			stateSeq, hasState = d.int(attrLastSeq), true
+			stateSeq, stateID, hasState = d.int(attrLastSeq), d.str(attrLastEventID), true
 		} else {
-			seq := d.int(attrSeq)
-			top = max(top, seq)
-			if seq == r.Seq && d.str(attrEventID) == r.EventID {
+			seq, id := d.int(attrSeq), d.str(attrEventID)
+			if seq >= top {
+				top, topID = seq, id
+			}
+			if seq == r.Seq && id == r.EventID {
 				recorded = true
 			}
 		}
@@ -96,5 +104,12 @@ func (s *Store) shownApplied(ctx context.Context, r *event.ExecutionReport) (boo
 			return false, d.err
 		}
 	}
-	return recorded && hasState && stateSeq >= top, nil
+	return recorded && hasState && !outranks(top, topID, stateSeq, stateID), nil
+}
+
+// outranks reports whether the event (seq, eventID) comes after (seq2,
+// eventID2) in the order of states: a higher seq, or the same seq under a
+// lower eventId (DESIGN §3, conflicts). It is PlanState's condition.
+func outranks(seq int64, eventID string, seq2 int64, eventID2 string) bool {
+	return seq > seq2 || seq == seq2 && eventID < eventID2
 }

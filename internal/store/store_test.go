@@ -74,7 +74,7 @@ func TestApplyClassifiesEveryOutcome(t *testing.T) {
 	ctx := context.Background()
 	l := longLifecycle(t, 11, 3)
 	e1, e2, e3 := l.Events[0], l.Events[1], l.Events[2]
-	conflict := gen.Conflict(e2, 1)
+	conflict := withEventID(e2, highestID) // loses to e2
 
 	steps := []struct {
 		name string

@@ -1,4 +1,4 @@
-package drill
+package twin
 
 import (
 	"bytes"
@@ -72,8 +72,8 @@ func (c *opCounter) Do(req *http.Request) (*http.Response, error) {
 	return resp, err
 }
 
-// counts returns a copy of the counts.
-func (c *opCounter) counts() map[string]int {
+// Counts returns a copy of the counts.
+func (c *opCounter) Counts() map[string]int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	out := make(map[string]int, len(c.n))

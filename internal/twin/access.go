@@ -1,0 +1,79 @@
+package twin
+
+import (
+	"context"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/tap-trading/tap/internal/dlq"
+	"github.com/tap-trading/tap/internal/local"
+)
+
+// Clients are SDK clients of one region through its front door, as an
+// operator in that region has them.
+type Clients struct {
+	DynamoDB *dynamodb.Client
+	Streams  *dynamodbstreams.Client
+	SQS      *sqs.Client
+	Events   *eventbridge.Client
+}
+
+// Clients returns the named region's clients (nil for a region not in the
+// run).
+func (e *Env) Clients(name string) *Clients {
+	r, err := e.region("reach", name)
+	if err != nil {
+		return nil
+	}
+	return &Clients{DynamoDB: r.ddb, Streams: dynamodbstreams.NewFromConfig(r.aws), SQS: r.sqs, Events: eventbridge.NewFromConfig(r.aws)}
+}
+
+// Resources returns the named region's local resources.
+func (e *Env) Resources(name string) local.Resources {
+	r, err := e.region("reach", name)
+	if err != nil {
+		return local.Resources{}
+	}
+	return r.pipe.Resources
+}
+
+// InvokerStats returns the named region's invoker counters.
+func (e *Env) InvokerStats(name string) local.Stats {
+	r, err := e.region("reach", name)
+	if err != nil {
+		return local.Stats{}
+	}
+	return r.pipe.Invoker.Stats()
+}
+
+// DynamoDBOps counts the named region's processor's DynamoDB requests by
+// kind (OpWrite, ...), as counted on the wire.
+func (e *Env) DynamoDBOps(name string) map[string]int {
+	r, err := e.region("reach", name)
+	if err != nil || r.ops == nil {
+		return map[string]int{}
+	}
+	return r.ops.Counts()
+}
+
+// Idle reports whether the named region has nothing left to process.
+func (e *Env) Idle(ctx context.Context, name string) bool {
+	r, err := e.region("reach", name)
+	return err == nil && r.idle(ctx)
+}
+
+// DeadLetters reads the named region's processing DLQ and delivery DLQ.
+func (e *Env) DeadLetters(ctx context.Context, name string) (processing, delivery []dlq.Record, err error) {
+	r, err := e.region("read the DLQs of", name)
+	if err != nil {
+		return nil, nil, err
+	}
+	if processing, err = dlq.Peek(ctx, r.sqs, r.pipe.Resources.ProcessingDLQURL, 0); err != nil {
+		return nil, nil, err
+	}
+	delivery, err = dlq.Peek(ctx, r.sqs, r.pipe.Resources.DeliveryDLQURL, 0)
+	return processing, delivery, err
+}
