@@ -18,7 +18,10 @@ func writeTimeline(dir string, d *drillRun, rep *Report) (string, error) {
 	l.mu.Lock()
 	start := l.start
 	end := start.Add(rep.Elapsed)
-	off := func(t time.Time) time.Duration { return t.Sub(start) }
+	// Offsets are clamped to the drawing: an alarm change or a route change
+	// recorded after the report's elapsed time was taken would otherwise
+	// make a band end before it starts.
+	off := func(t time.Time) time.Duration { return min(max(t.Sub(start), 0), rep.Elapsed) }
 	t := timeline.Timeline{
 		Title:    fmt.Sprintf("TAP drill %s: %s", rep.Scenario, rep.About),
 		Subtitle: fmt.Sprintf("primary %s, secondary %s; period %s stands for 60 s (scale %s); %s", rep.Primary, rep.Secondary, rep.Period, rep.Scale, rep.Alarm),
