@@ -88,8 +88,12 @@ func TestLastKnownStatusNeverFailsOverOnRegionLoss(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Run: %v", err)
 	}
-	if rep.FailureToRouted.Measured {
-		t.Errorf("routing moved %s after the cut with LastKnownStatus; want never (Route 53 keeps the last status of an alarm it cannot read)", rep.FailureToRouted)
+	// The drill gives up waiting after PhaseTimeout and heals the primary
+	// then; the alarm it evaluated inside the cut region reads ALARM on
+	// its return, so routing may move after the heal — backwards, but not
+	// during the outage.
+	if rep.FailureToRouted.Measured && rep.FailureToRouted.Local <= cfg.PhaseTimeout {
+		t.Errorf("routing moved %s after the cut, while the primary was still cut, with LastKnownStatus; want it to stay (Route 53 keeps the last status of an alarm it cannot read)", rep.FailureToRouted)
 	}
 	if rep.OK() {
 		t.Error("the drill passed; want its routing check to fail")
