@@ -237,6 +237,3 @@ func explainDiff(ctx context.Context, c *local.Check, d *drillRun, table string,
 		}
 	}
 }
-
-// sortedKeys is the keys of m in order.
-func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }
