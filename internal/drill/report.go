@@ -151,7 +151,7 @@ type Report struct {
 	HealthChecks []twin.HealthChange `json:"healthChecks"`
 	Routes       []RouteMark         `json:"routes"`
 	// Survived counts errors the twin survived (a cut region's pollers,
-	// replication retries, SDK warnings): counted here, not streamed.
+	// replication retries): counted here, not streamed.
 	Survived int           `json:"survived"`
 	Elapsed  time.Duration `json:"elapsedNs"`
 	Started  time.Time     `json:"started"`

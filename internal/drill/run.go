@@ -252,12 +252,20 @@ const (
 	delivery
 )
 
+// String names the queue as the reports do.
+func (q queueKind) String() string {
+	if q == delivery {
+		return "delivery"
+	}
+	return "processing"
+}
+
 // redrive republishes one of the region's DLQs to its bus.
 func redrive(ctx context.Context, e *twin.Env, region string, q queueKind) (int, error) {
 	c, res := e.Clients(region), e.Resources(region)
-	url, name := res.ProcessingDLQURL, "processing"
+	url, name := res.ProcessingDLQURL, q.String()
 	if q == delivery {
-		url, name = res.DeliveryDLQURL, "delivery"
+		url = res.DeliveryDLQURL
 	}
 	pub := publish.New(c.Events, publish.Options{})
 	outs, err := dlq.Redrive(ctx, c.SQS, url, pub, dlq.RedriveOptions{Bus: res.Bus})

@@ -171,3 +171,16 @@ func (d *drillRun) stay(ctx context.Context, what string, inject func() error, h
 	d.phase("catching up")
 	return d.awaitCaughtUp(ctx, d.heal)
 }
+
+// stayThenRedrive is stay followed by the operator's redrive of one of the
+// primary's DLQs: the shape of the drills whose events wait in a DLQ.
+func (d *drillRun) stayThenRedrive(ctx context.Context, what string, inject func() error, healWhat string, q queueKind) error {
+	p := d.spec.Primary
+	if err := d.stay(ctx, what, inject, healWhat, func() error { return d.e.Heal(p) }); err != nil {
+		return err
+	}
+	d.phase("redrive " + p + "'s " + q.String() + " DLQ")
+	n, err := redrive(ctx, d.e, p, q)
+	d.redriven += n
+	return err
+}

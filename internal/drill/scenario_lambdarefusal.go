@@ -27,14 +27,8 @@ func lambdaRefusal() scenario {
 		overrides:  map[string]any{config.KeyTargetMaxEventAgeSeconds: 60},
 		run: func(ctx context.Context, d *drillRun) error {
 			p := d.spec.Primary
-			if err := d.stay(ctx, "Lambda in "+p+" refuses invocations", func() error { return d.e.RefuseInvocations(p) },
-				"Lambda in "+p+" accepts again", func() error { return d.e.Heal(p) }); err != nil {
-				return err
-			}
-			d.phase("redrive " + p + "'s delivery DLQ")
-			n, err := redrive(ctx, d.e, p, delivery)
-			d.redriven += n
-			return err
+			return d.stayThenRedrive(ctx, "Lambda in "+p+" refuses invocations", func() error { return d.e.RefuseInvocations(p) },
+				"Lambda in "+p+" accepts again", delivery)
 		},
 		checks: func(d *drillRun, rep *Report) []local.Check {
 			failed := 0

@@ -20,14 +20,8 @@ func processorFailure() scenario {
 		longOutage: true,
 		run: func(ctx context.Context, d *drillRun) error {
 			p := d.spec.Primary
-			if err := d.stay(ctx, "fail "+p+"'s processor", func() error { return d.e.FailProcessor(p) },
-				"fault removed in "+p, func() error { return d.e.Heal(p) }); err != nil {
-				return err
-			}
-			d.phase("redrive " + p + "'s processing DLQ")
-			n, err := redrive(ctx, d.e, p, processing)
-			d.redriven += n
-			return err
+			return d.stayThenRedrive(ctx, "fail "+p+"'s processor", func() error { return d.e.FailProcessor(p) },
+				"fault removed in "+p, processing)
 		},
 		checks: func(d *drillRun, rep *Report) []local.Check {
 			failed := 0

@@ -661,6 +661,12 @@ func (v *Invoker) retryDelivery(r *run, d *delivery, delay time.Duration) {
 		v.signalRoom()
 		return
 	}
+	v.after(r, d, delay, v.attempt)
+}
+
+// after runs next(r, d) once delay has passed, in its own goroutine, unless
+// the run stops first: then d is left unfinished, as everything in flight.
+func (v *Invoker) after(r *run, d *delivery, delay time.Duration, next func(*run, *delivery)) {
 	r.wg.Add(1)
 	go func() {
 		defer r.wg.Done()
@@ -668,7 +674,7 @@ func (v *Invoker) retryDelivery(r *run, d *delivery, delay time.Duration) {
 		defer t.Stop()
 		select {
 		case <-t.C:
-			v.attempt(r, d)
+			next(r, d)
 		case <-r.stopping:
 			v.unfinished(d)
 		}
@@ -806,19 +812,7 @@ func (v *Invoker) invokeOnce(r *run, d *delivery) {
 		v.unfinished(d)
 	default:
 		// Lambda queues the retry: the event holds no slot while it waits.
-		delay := v.cfg.RetryBackoff << (d.res.Invokes - 1)
-		r.wg.Add(1)
-		go func() {
-			defer r.wg.Done()
-			t := time.NewTimer(delay)
-			defer t.Stop()
-			select {
-			case <-t.C:
-				v.enqueue(r, d)
-			case <-r.stopping:
-				v.unfinished(d)
-			}
-		}()
+		v.after(r, d, v.cfg.RetryBackoff<<(d.res.Invokes-1), v.enqueue)
 	}
 }
 

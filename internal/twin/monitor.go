@@ -163,7 +163,7 @@ func (m *monitor) deploy(ctx context.Context, now time.Time) error {
 			break
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("twin: no heartbeat reached %s's processor within %s of the deployment: the region does not work", m.spec.Primary, deadline.Sub(now))
+			return fmt.Errorf("twin: no heartbeat reached %s's processor within %s of the deployment, so its alarm would start in ALARM; see why in the processor log (--processor-log -) and moto's", m.spec.Primary, deadline.Sub(now))
 		}
 		select {
 		case <-time.After(m.every / 10):

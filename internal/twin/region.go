@@ -232,21 +232,13 @@ func (r *region) close() {
 	if r.pipe != nil {
 		r.pipe.Close()
 	}
-	for _, c := range []interface{ Close() error }{r.fault, r.front, r.link} {
-		if c != nil && !isNilProxy(c) {
-			_ = c.Close()
+	if r.fault != nil {
+		_ = r.fault.Close()
+	}
+	for _, p := range []*partition.Proxy{r.front, r.link} {
+		if p != nil {
+			_ = p.Close()
 		}
 	}
 	r.moto.Stop()
-}
-
-// isNilProxy reports whether c is a typed nil (a proxy never started).
-func isNilProxy(c interface{ Close() error }) bool {
-	switch p := c.(type) {
-	case *partition.Proxy:
-		return p == nil
-	case *faultproxy.Proxy:
-		return p == nil
-	}
-	return false
 }
