@@ -77,27 +77,63 @@ func TestAccountOrders(t *testing.T) {
 			want = append(want, l)
 		}
 	}
+	if len(want) < 3 {
+		t.Fatalf("account %s has %d orders, want at least 3", account, len(want))
+	}
 
-	var got []orderView
+	var got []accountOrderView
 	f.run("", "account", "orders", account, "-o", "json").want(t, ExitOK).decode(t, &got)
 	if len(got) != len(want) {
 		t.Fatalf("account orders = %d, want %d", len(got), len(want))
 	}
-	for i := 1; i < len(got); i++ {
-		if got[i].TransactTime.Before(got[i-1].TransactTime) {
-			t.Errorf("orders not oldest first: %v before %v", got[i-1].TransactTime, got[i].TransactTime)
+	for i, v := range got {
+		if v.OrderID != want[i].OrderID || !v.OpenedAt.Equal(want[i].Events[0].TransactTime) || v.LastSeq != want[i].Last().Seq {
+			t.Errorf("order %d = %s opened %v seq %d, want %s opened %v seq %d (opening order, current state)",
+				i, v.OrderID, v.OpenedAt, v.LastSeq, want[i].OrderID, want[i].Events[0].TransactTime, want[i].Last().Seq)
 		}
 	}
 
-	// --since after the newest state's transactTime lists nothing.
-	newest := got[len(got)-1].TransactTime.Add(time.Millisecond).Format(time.RFC3339Nano)
-	f.run("", "account", "orders", account, "--since", newest, "-o", "json").want(t, ExitOK).decode(t, &got)
-	if len(got) != 0 {
-		t.Errorf("orders since %s = %d, want 0", newest, len(got))
+	// --since keeps the orders opened at or after it.
+	since := want[1].Events[0].TransactTime.Format(time.RFC3339Nano)
+	f.run("", "account", "orders", account, "--since", since, "-o", "json").want(t, ExitOK).decode(t, &got)
+	if len(got) != len(want)-1 || got[0].OrderID != want[1].OrderID {
+		t.Errorf("orders since %s = %d from %v, want %d from %s", since, len(got), got, len(want)-1, want[1].OrderID)
 	}
+
+	// --limit lists the oldest and says on stderr how to see the rest.
+	r := f.run("", "account", "orders", account, "--limit", "2", "-o", "json").want(t, ExitOK)
+	r.decode(t, &got)
+	if len(got) != 2 || got[1].OrderID != want[1].OrderID {
+		t.Errorf("--limit 2 listed %d orders, want the 2 oldest", len(got))
+	}
+	if !contains(r.stderr, "more orders than the 2 listed", "--since "+want[1].Events[0].TransactTime.Format(time.RFC3339Nano), "--limit") {
+		t.Errorf("stderr = %q, want it to say more orders exist and how to list them", r.stderr)
+	}
+
 	text := f.run("", "account", "orders", account).want(t, ExitOK)
-	if !contains(text.stdout, "TRANSACT TIME", want[0].OrderID) {
+	if !contains(text.stdout, "OPENED", "LAST TRANSACT TIME", want[0].OrderID) {
 		t.Errorf("text output lacks the table:\n%s", text.stdout)
+	}
+	if text.stderr != "" {
+		t.Errorf("stderr = %q, want nothing when every order is listed", text.stderr)
+	}
+	none := f.run("", "account", "orders", "acct-none").want(t, ExitOK)
+	if !contains(none.stdout, "no orders of account acct-none") {
+		t.Errorf("an account with no orders printed %q", none.stdout)
+	}
+}
+
+func TestAccountOrdersRefusesBadFlags(t *testing.T) {
+	f := newFixture(t)
+	f.table(primary)
+	future := time.Now().Add(48 * time.Hour).UTC().Format(time.RFC3339)
+	r := f.run("", "account", "orders", "acct-000", "--since", future).want(t, ExitUsage)
+	if !contains(r.stderr, "--since", "in the future") {
+		t.Errorf("stderr = %q, want --since refused as in the future", r.stderr)
+	}
+	r = f.run("", "account", "orders", "acct-000", "--limit", "-3").want(t, ExitUsage)
+	if !contains(r.stderr, "--limit -3") {
+		t.Errorf("stderr = %q, want --limit refused", r.stderr)
 	}
 }
 

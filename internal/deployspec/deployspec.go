@@ -37,10 +37,9 @@ type Spec struct {
 // Table is the orders global table.
 type Table struct {
 	Name string
-	// Keys are the key schema and the global secondary indexes.
+	// Keys are the key schema and the global secondary indexes, with each
+	// index's projection.
 	Keys schema.Table
-	// IndexProjection is every index's ProjectionType.
-	IndexProjection string
 	// Billing is the table's BillingMode: BillingPayPerRequest or
 	// BillingProvisioned (whose capacity range stays in config: it decides
 	// cost, not behaviour).
@@ -154,8 +153,6 @@ const (
 	HealthCheckType = "CLOUDWATCH_METRIC"
 	// StreamViewNewAndOldImages is the stream view global tables use.
 	StreamViewNewAndOldImages = "NEW_AND_OLD_IMAGES"
-	// ProjectionAll projects every attribute into an index.
-	ProjectionAll = "ALL"
 	// BillingPayPerRequest (on-demand) and BillingProvisioned are
 	// CloudFormation's BillingMode values.
 	BillingPayPerRequest = "PAY_PER_REQUEST"
@@ -191,7 +188,7 @@ func For(cfg config.Config) Spec {
 	return Spec{
 		Names: n, Primary: cfg.PrimaryRegion, Secondary: cfg.SecondaryRegion,
 		Table: Table{
-			Name: n.Table(), Keys: schema.Orders(), IndexProjection: ProjectionAll,
+			Name: n.Table(), Keys: schema.Orders(),
 			Billing: billing, StreamViewType: StreamViewNewAndOldImages,
 		},
 		Rule:   Rule{Name: n.ProcessorRule(), Pattern: schema.ProcessorPattern()},

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/tap-trading/tap/internal/config"
+	"github.com/tap-trading/tap/internal/schema"
 )
 
 func TestScheduleExpression(t *testing.T) {
@@ -53,7 +54,7 @@ func TestForDefaults(t *testing.T) {
 	if s.DLQ.Retention != 14*24*time.Hour {
 		t.Errorf("DLQ retention = %s, want 14 days", s.DLQ.Retention)
 	}
-	if s.Table.Billing != BillingPayPerRequest || s.Table.StreamViewType != StreamViewNewAndOldImages || s.Table.IndexProjection != ProjectionAll {
+	if s.Table.Billing != BillingPayPerRequest || s.Table.StreamViewType != StreamViewNewAndOldImages || s.Table.Keys.Indexes[0].Projection != schema.KeysOnly {
 		t.Errorf("table = %+v", s.Table)
 	}
 	if hb := s.Heartbeat; hb.ScheduleExpression() != "rate(1 minute)" || hb.MaxEventAge != hb.Rate || hb.RetryAttempts != 2 {

@@ -13,10 +13,10 @@ import (
 func TestSpecValuesHaveCDKMembers(t *testing.T) {
 	s := deployspec.For(config.Defaults())
 	for what, ok := range map[string]bool{
-		"ComparisonOperator " + s.HealthAlarm.ComparisonOperator: comparisonOperators[s.HealthAlarm.ComparisonOperator] != "",
-		"TreatMissingData " + s.HealthAlarm.TreatMissingData:     treatMissingData[s.HealthAlarm.TreatMissingData] != "",
-		"ProjectionType " + s.Table.IndexProjection:              projectionTypes[s.Table.IndexProjection] != "",
-		"StreamViewType " + s.Table.StreamViewType:               streamViewTypes[s.Table.StreamViewType] != "",
+		"ComparisonOperator " + s.HealthAlarm.ComparisonOperator:       comparisonOperators[s.HealthAlarm.ComparisonOperator] != "",
+		"TreatMissingData " + s.HealthAlarm.TreatMissingData:           treatMissingData[s.HealthAlarm.TreatMissingData] != "",
+		"ProjectionType " + string(s.Table.Keys.Indexes[0].Projection): projectionTypes[string(s.Table.Keys.Indexes[0].Projection)] != "",
+		"StreamViewType " + s.Table.StreamViewType:                     streamViewTypes[s.Table.StreamViewType] != "",
 	} {
 		if !ok {
 			t.Errorf("%s has no CDK enum member", what)

@@ -75,7 +75,7 @@ func NewOrdersTable(scope constructs.Construct, id string, props OrdersTableProp
 			IndexName:      jsii.String(ix.Name),
 			PartitionKey:   attr(ix.Partition),
 			SortKey:        attr(ix.Sort),
-			ProjectionType: lookup("ProjectionType", projectionTypes, spec.IndexProjection),
+			ProjectionType: lookup("ProjectionType", projectionTypes, string(ix.Projection)),
 			ReadCapacity:   indexRead,
 			WriteCapacity:  indexWrite,
 		})

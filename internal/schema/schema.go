@@ -16,11 +16,19 @@ type Key struct {
 	Type AttrType
 }
 
-// Index is a global secondary index projecting all attributes.
+// Projection is what an index copies of each item (DynamoDB's ProjectionType).
+type Projection string
+
+// KeysOnly projects only the table's and the index's keys: an update that
+// changes no key attribute writes nothing to the index.
+const KeysOnly Projection = "KEYS_ONLY"
+
+// Index is a global secondary index.
 type Index struct {
-	Name      string
-	Partition Key
-	Sort      Key
+	Name       string
+	Partition  Key
+	Sort       Key
+	Projection Projection
 }
 
 // Table is the key schema of the orders table.
@@ -36,7 +44,10 @@ const (
 	AttrSK     = "SK"
 	AttrGSI1PK = "GSI1PK"
 	AttrGSI1SK = "GSI1SK"
-	// IndexByAccount lists an account's orders by transactTime.
+	// IndexByAccount lists an account's orders by the time each was opened
+	// (the transactTime of its first applied event). Its sort key is set
+	// once and its projection is KEYS_ONLY, so the updates that follow write
+	// nothing to it (DESIGN §3, the account index).
 	IndexByAccount = "byAccount"
 )
 
@@ -46,9 +57,10 @@ func Orders() Table {
 		Partition: Key{Name: AttrPK, Type: String},
 		Sort:      Key{Name: AttrSK, Type: String},
 		Indexes: []Index{{
-			Name:      IndexByAccount,
-			Partition: Key{Name: AttrGSI1PK, Type: String},
-			Sort:      Key{Name: AttrGSI1SK, Type: String},
+			Name:       IndexByAccount,
+			Partition:  Key{Name: AttrGSI1PK, Type: String},
+			Sort:       Key{Name: AttrGSI1SK, Type: String},
+			Projection: KeysOnly,
 		}},
 	}
 }

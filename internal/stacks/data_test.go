@@ -38,7 +38,9 @@ func TestOrdersTableKeysFromSchema(t *testing.T) {
 				map[string]any{"AttributeName": ix.Partition.Name, "KeyType": "HASH"},
 				map[string]any{"AttributeName": ix.Sort.Name, "KeyType": "RANGE"},
 			},
-			"Projection": map[string]any{"ProjectionType": "ALL"},
+			// Keys only: state updates, which never change the keys, write
+			// nothing to the index (DESIGN §3, the account index).
+			"Projection": map[string]any{"ProjectionType": "KEYS_ONLY"},
 		})},
 		"TimeToLiveSpecification": assertions.Match_Absent(),
 	})

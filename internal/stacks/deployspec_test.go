@@ -263,9 +263,9 @@ func TestCheckTemplatesReportsEachDifference(t *testing.T) {
 			mutate: func(t *testing.T, ts map[string]map[string]any) {
 				table(t, ts)["AttributeDefinitions"].([]any)[0].(map[string]any)["AttributeType"] = "N"
 			}},
-		{name: "index projection KEYS_ONLY", stack: data, property: "GlobalSecondaryIndexes[" + schema.IndexByAccount + "].Projection",
+		{name: "index projection ALL", stack: data, property: "GlobalSecondaryIndexes[" + schema.IndexByAccount + "].Projection",
 			mutate: func(t *testing.T, ts map[string]map[string]any) {
-				table(t, ts)["GlobalSecondaryIndexes"].([]any)[0].(map[string]any)["Projection"] = map[string]any{"ProjectionType": "KEYS_ONLY"}
+				table(t, ts)["GlobalSecondaryIndexes"].([]any)[0].(map[string]any)["Projection"] = map[string]any{"ProjectionType": "ALL"}
 			}},
 		{name: "index renamed", stack: data, property: "GlobalSecondaryIndexes[" + schema.IndexByAccount + "]",
 			mutate: func(t *testing.T, ts map[string]map[string]any) {
@@ -503,7 +503,7 @@ func (c *specChecker) table(stack string) {
 		types[ix.Partition.Name], types[ix.Sort.Name] = string(ix.Partition.Type), string(ix.Sort.Type)
 		wantIndexes[ix.Name] = map[string]any{
 			"KeySchema":  keySchema(ix.Partition, ix.Sort),
-			"Projection": map[string]any{"ProjectionType": ts.IndexProjection},
+			"Projection": map[string]any{"ProjectionType": string(ix.Projection)},
 		}
 	}
 	gotTypes := map[string]string{}

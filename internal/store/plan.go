@@ -75,7 +75,7 @@ const (
 		"#orderQty = :orderQty, #cumQty = :cumQty, #leavesQty = :leavesQty, #avgPx = :avgPx, " +
 		"#lastSeq = :seq, #lastEventId = :eventId, #execType = :execType, #status = :status, " +
 		"#transactTime = :transactTime, #updatedAt = :updatedAt, #processedRegion = :region, " +
-		"#GSI1PK = :gsi1pk, #GSI1SK = :gsi1sk"
+		"#GSI1PK = :gsi1pk, #GSI1SK = if_not_exists(#GSI1SK, :gsi1sk)"
 	// The four shapes of the state update: price and lastPx are set when the
 	// event has them and removed when it does not, so the state item is exactly
 	// the highest seq's event and never keeps a field from an older one.
@@ -108,6 +108,11 @@ func HeartbeatPK(region string) string { return heartbeatPrefix + region }
 
 // AccountGSI1PK is the byAccount partition key of an account.
 func AccountGSI1PK(accountID string) string { return accountPrefix + accountID }
+
+// openedGSI1SK is the byAccount sort key of an order opened at transactTime:
+// the time first, so the index sorts by it, then the orderId, so two orders
+// opened in the same nanosecond still have distinct keys.
+func openedGSI1SK(transactTime, orderID string) string { return transactTime + "#" + orderID }
 
 // FormatTime formats t in TimeLayout (UTC).
 func FormatTime(t time.Time) string { return t.UTC().Format(TimeLayout) }
@@ -178,8 +183,17 @@ func PlanDisplacement(r *event.ExecutionReport, region string, receivedAt time.T
 // DESIGN §3 conflicts), so a late or repeated event never rolls state back
 // (I1) and every region orders states alike.
 //
-// Every business attribute is a function of the event alone; only updatedAt and
-// processedRegion depend on who wrote it and when. That is what lets
+// The byAccount index keys are set so that an ordinary update writes nothing
+// to the index (DESIGN §3, the account index): GSI1PK is the account, which
+// does not change, and GSI1SK — when the order opened, the transactTime of the
+// first event applied to it, then its orderId — only if the item has none yet
+// (if_not_exists). With a KEYS_ONLY projection, DynamoDB writes to an index
+// only when an index key attribute is added, changed or removed
+// (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/GSI.html#GSI.ThroughputConsiderations.Writes):
+// once per order.
+//
+// Every business attribute is a function of the event alone; only updatedAt,
+// processedRegion and GSI1SK depend on who wrote it first or when. That is what lets
 // last-writer-wins replication converge (I3): two regions applying the same
 // event write the same business content.
 //
@@ -217,7 +231,7 @@ func PlanState(r *event.ExecutionReport, region string, updatedAt time.Time) *dy
 	values[":updatedAt"] = av.str(FormatTime(updatedAt))
 	values[":region"] = av.str(region)
 	values[":gsi1pk"] = av.str(AccountGSI1PK(r.AccountID))
-	values[":gsi1sk"] = av.str(transactTime + "#" + r.OrderID)
+	values[":gsi1sk"] = av.str(openedGSI1SK(transactTime, r.OrderID))
 	var update string
 	switch price, lastPx := r.Price.IsSet(), r.LastPx.IsSet(); {
 	case price && lastPx:

@@ -104,7 +104,7 @@ func TestPlanState(t *testing.T) {
 		"#orderQty = :orderQty, #cumQty = :cumQty, #leavesQty = :leavesQty, #avgPx = :avgPx, " +
 		"#lastSeq = :seq, #lastEventId = :eventId, #execType = :execType, #status = :status, " +
 		"#transactTime = :transactTime, #updatedAt = :updatedAt, #processedRegion = :region, " +
-		"#GSI1PK = :gsi1pk, #GSI1SK = :gsi1sk"
+		"#GSI1PK = :gsi1pk, #GSI1SK = if_not_exists(#GSI1SK, :gsi1sk)"
 	tests := []struct {
 		name          string
 		price, lastPx bool

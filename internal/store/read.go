@@ -114,33 +114,6 @@ func (s *Store) Executions(ctx context.Context, orderID string) ([]Execution, er
 	return execs, nil
 }
 
-// AccountOrders lists an account's orders whose state's transactTime is at or
-// after since, oldest first, through the byAccount index (eventually
-// consistent, all pages).
-func (s *Store) AccountOrders(ctx context.Context, accountID string, since time.Time) ([]OrderState, error) {
-	in := &dynamodb.QueryInput{
-		TableName:              &s.table,
-		IndexName:              strPtr(schema.IndexByAccount),
-		KeyConditionExpression: strPtr("#pk = :pk AND #sk >= :since"),
-		ExpressionAttributeNames: map[string]string{
-			"#pk": schema.AttrGSI1PK, "#sk": schema.AttrGSI1SK,
-		},
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":pk": str(AccountGSI1PK(accountID)), ":since": str(FormatTime(since)),
-		},
-	}
-	var orders []OrderState
-	err := s.query(ctx, in, func(item map[string]types.AttributeValue) error {
-		o, err := stateFromItem(item)
-		orders = append(orders, o)
-		return err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("store: orders of account %s: %w", accountID, err)
-	}
-	return orders, nil
-}
-
 // GetHeartbeat reads the heartbeat recorded for region, or ErrNotFound.
 func (s *Store) GetHeartbeat(ctx context.Context, region string) (*HeartbeatState, error) {
 	out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{

@@ -155,48 +155,6 @@ func TestStateDropsPriceAndLastPxTheEventLacks(t *testing.T) {
 	}
 }
 
-func TestReadsPaginate(t *testing.T) {
-	table, client := newTable(t)
-	st := New(client, table, testRegion, fixedClock(clock))
-	st.pageSize = 2
-	ctx := context.Background()
-	ls := gen.Lifecycles(13, 24, gen.Options{Accounts: 3})
-	for _, r := range gen.Events(ls) {
-		if _, err := st.Apply(ctx, &r); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, l := range ls {
-		checkOrder(t, st, l.Events)
-	}
-
-	since := ls[6].Events[0].TransactTime
-	for _, acct := range []string{"acct-000", "acct-001", "acct-002"} {
-		var want []string
-		for _, l := range ls {
-			if l.AccountID == acct && !l.Last().TransactTime.Before(since) {
-				want = append(want, l.OrderID)
-			}
-		}
-		orders, err := st.AccountOrders(ctx, acct, since)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var got []string
-		for i, o := range orders {
-			got = append(got, o.OrderID)
-			if i > 0 && o.TransactTime.Before(orders[i-1].TransactTime) {
-				t.Errorf("AccountOrders(%s) not in transactTime order at %d", acct, i)
-			}
-		}
-		slices.Sort(got)
-		slices.Sort(want)
-		if len(want) < 3 || !slices.Equal(got, want) {
-			t.Errorf("AccountOrders(%s, %v) = %v, want %v (at least 3 orders, all pages)", acct, since, got, want)
-		}
-	}
-}
-
 func TestGetOrderNotFound(t *testing.T) {
 	table, client := newTable(t)
 	st := New(client, table, testRegion, nil)
@@ -269,8 +227,8 @@ func TestCreateTableFollowsSchema(t *testing.T) {
 	if got, want := keyNames(gsi.KeySchema), []string{schema.AttrGSI1PK + "/HASH", schema.AttrGSI1SK + "/RANGE"}; !slices.Equal(got, want) {
 		t.Errorf("index keys = %v, want %v", got, want)
 	}
-	if gsi.Projection.ProjectionType != types.ProjectionTypeAll {
-		t.Errorf("index projection = %s, want ALL", gsi.Projection.ProjectionType)
+	if gsi.Projection.ProjectionType != types.ProjectionTypeKeysOnly {
+		t.Errorf("index projection = %s, want KEYS_ONLY (DESIGN §3, the account index)", gsi.Projection.ProjectionType)
 	}
 	if d.BillingModeSummary == nil || d.BillingModeSummary.BillingMode != types.BillingModePayPerRequest {
 		t.Errorf("billing = %+v, want PAY_PER_REQUEST", d.BillingModeSummary)

@@ -34,8 +34,8 @@ func CreateTable(ctx context.Context, client TableCreator, table string) error {
 	return nil
 }
 
-// CreateTableInput is the CreateTable request for the orders table: keys and
-// the byAccount index (all attributes projected) from schema.Orders(),
+// CreateTableInput is the CreateTable request for the orders table: keys,
+// indexes and their projections from schema.Orders(),
 // pay-per-request billing.
 func CreateTableInput(table string) *dynamodb.CreateTableInput {
 	t := schema.Orders()
@@ -66,7 +66,7 @@ func CreateTableInput(table string) *dynamodb.CreateTableInput {
 		in.GlobalSecondaryIndexes = append(in.GlobalSecondaryIndexes, types.GlobalSecondaryIndex{
 			IndexName:  strPtr(ix.Name),
 			KeySchema:  keys(ix.Partition, ix.Sort),
-			Projection: &types.Projection{ProjectionType: types.ProjectionTypeAll},
+			Projection: &types.Projection{ProjectionType: types.ProjectionType(ix.Projection)},
 		})
 	}
 	in.AttributeDefinitions = defs
