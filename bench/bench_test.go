@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -233,9 +234,25 @@ func TestReportWrites(t *testing.T) {
 		return SideResult{Name: name, Arch: "arm64", MemoryMB: 256, Seq: ph, Conc: ph, Artifact: 4 << 20,
 			Cold: ColdStarts{Total: []time.Duration{time.Second}, Init: []time.Duration{time.Second / 2}, PeakRSS: 10 << 20}}
 	}
-	r := Report{Plan: Plan{ColdStarts: 1, Events: 10, Warmup: 1, InFlight: 8},
+	pass := func(cpu time.Duration, logs float64) PassStats {
+		return PassStats{Events: 10, CPU: cpu, SelfP50: cpu, SelfMean: cpu, LogBytes: logs,
+			Calls: CallCounts{PutOK: 1, UpdateOK: 1}, Created: 0.3}
+	}
+	_, funcs := ParsePprofTop(pprofSample)
+	r := Report{Plan: Plan{ColdStarts: 1, Events: 10, Warmup: 1, InFlight: 8, Rounds: 2, RoundEvents: 10},
 		Tap: side(TapName, time.Millisecond), Peer: side(PeerName, 10*time.Millisecond),
-		Micro: Micro{Command: "go test", Benchstat: "BenchmarkX 1 ns/op"}}
+		Micro: Micro{Command: "go test", Benchstat: "BenchmarkX 1 ns/op"},
+		Deployed: Deployed{BaseRev: "2c78c30", RoundEvents: 10, Sizes: ItemSizes{Execution: 354, State: 437, IndexKeys: 120},
+			TapA: pass(3*time.Millisecond, 400), TapB: pass(time.Millisecond, 250), Raw: pass(time.Millisecond, 0),
+			Rounds: []Round{
+				{TapFirst: true, Tap: pass(2*time.Millisecond, 280), SDK: pass(1800*time.Microsecond, 0)},
+				{Tap: pass(2200*time.Microsecond, 290), SDK: pass(2*time.Millisecond, 0)},
+			}},
+		Profiles: []Profile{
+			{Name: "handler", Label: "TAP", Benchmark: "BenchmarkHandlerApply", Command: "go test …", Iterations: 301, NsPerOp: 2e6,
+				Total: 400 * time.Millisecond, Packages: ByPackage(funcs), Top: "top of TAP"},
+			{Name: "floor", Label: "SDK floor", Benchmark: "BenchmarkFloorApply", Unavailable: "there is no BenchmarkFloorApply yet"},
+		}}
 	var b strings.Builder
 	if err := r.Write(&b); err != nil {
 		t.Fatal(err)
@@ -247,11 +264,115 @@ func TestReportWrites(t *testing.T) {
 		"cold start: 1.0× less (goal 3×) — **missed**",
 		"BenchmarkX 1 ns/op",
 		"Lambda compute per million events",
-		"The whole bill per million events, as deployed",
+		"The whole bill per million events, as deployed (issue 15)",
+		"### Interleaved rounds",
+		"| 1 | TAP | 2.00 ms | 1.80 ms | 1.11× |",
+		"| 2 | SDK floor | 2.20 ms | 2.00 ms | 1.10× |",
+		"| **median**<br>min – max | | 2.10 ms<br>2.00 ms – 2.20 ms |",
+		"TAP now, publishing region (median of 2 rounds)",
+		"### Targets (issue 15: goals, not assertions)",
+		"CPU per event ≤ 1.15× the SDK-minimal floor's",
+		"log bytes per successful invocation ≤ 300 B, in either region: publishing region 285 B (median of rounds), other region 250 B — met",
+		"## Where TAP's CPU goes",
+		"SDK floor, `BenchmarkFloorApply`: profile not available: there is no BenchmarkFloorApply yet",
+		"| encoding/json | 25.0 % | 332 µs |",
+		"| **all sampled CPU** | 100.0 % | 1329 µs |",
+		"TAP before** (`2c78c30`, the processor before issue 15)",
 		"Capacity plan",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("report lacks %q", want)
 		}
+	}
+}
+
+// pprofSample is go tool pprof -top's text, trimmed.
+const pprofSample = `File: processor.test
+Type: cpu
+Duration: 1.51s, Total samples = 400ms (26.49%)
+Showing nodes accounting for 400ms, 100% of 400ms total
+      flat  flat%   sum%        cum   cum%
+     100ms 25.00% 25.00%      100ms 25.00%  encoding/json.unquoteBytes
+     100ms 25.00% 50.00%      100ms 25.00%  github.com/aws/smithy-go/middleware.(*stack).HandleMiddleware
+      50ms 12.50% 62.50%       50ms 12.50%  internal/runtime/atomic.(*Pointer[go.shape.struct { runtime.spanSetBlockHeader2; runtime.spans [512]runtime.atomicMSpanPointer }]).StoreNoWB (inline)
+      50ms 12.50% 75.00%       50ms 12.50%  runtime.mallocgc
+      40ms 10.00% 85.00%       40ms 10.00%  github.com/tap-trading/tap/internal/event.decode
+      30ms  7.50% 92.50%       30ms  7.50%  net/http.(*persistConn).readLoop
+      20ms  5.00% 97.50%       20ms  5.00%  crypto/internal/fips140/sha256.blockAVX2
+      10ms  2.50%   100%       10ms  2.50%  github.com/shopspring/decimal.NewFromString
+         0     0%   100%      100ms 25.00%  encoding/json.Unmarshal
+`
+
+func TestParsePprofTop(t *testing.T) {
+	total, funcs := ParsePprofTop(pprofSample)
+	if total != 400*time.Millisecond || len(funcs) != 9 {
+		t.Fatalf("ParsePprofTop = %v, %d functions; want 400ms, 9", total, len(funcs))
+	}
+	if f := funcs[2]; f.Flat != 50*time.Millisecond || !strings.HasSuffix(f.Name, ".StoreNoWB") {
+		t.Errorf("third function = %+v, want 50ms of …StoreNoWB without (inline)", f)
+	}
+	pkgs := ByPackage(funcs)
+	want := []Flat{
+		{"encoding/json", 100 * time.Millisecond}, {"github.com/aws/smithy-go/middleware", 100 * time.Millisecond},
+		{"internal/runtime/atomic", 50 * time.Millisecond}, {"runtime", 50 * time.Millisecond},
+		{"github.com/tap-trading/tap/internal/event", 40 * time.Millisecond}, {"net/http", 30 * time.Millisecond},
+		{"crypto/internal/fips140/sha256", 20 * time.Millisecond}, {"github.com/shopspring/decimal", 10 * time.Millisecond},
+	}
+	if !slices.Equal(pkgs, want) {
+		t.Errorf("ByPackage = %v, want %v", pkgs, want)
+	}
+	var sum time.Duration
+	groups := map[string]time.Duration{}
+	for _, g := range ByGroup(pkgs) {
+		sum += g.Flat
+		groups[g.Name] = g.Flat
+	}
+	if sum != total {
+		t.Errorf("groups sum to %v, want the total %v", sum, total)
+	}
+	if got := groups[GroupOf("runtime")]; got != 100*time.Millisecond {
+		t.Errorf("runtime group = %v, want runtime + internal/runtime/atomic = 100ms", got)
+	}
+}
+
+func TestGroupOf(t *testing.T) {
+	for _, tc := range []struct{ pkg, wantPrefix string }{
+		{"github.com/aws/aws-sdk-go-v2/service/dynamodb", "AWS SDK"},
+		{"github.com/aws/smithy-go/middleware", "AWS SDK"},
+		{"github.com/aws/aws-lambda-go/lambda", "aws-lambda-go"},
+		{"go.opentelemetry.io/otel/trace", "OpenTelemetry"},
+		{"github.com/tap-trading/tap/internal/processor", "TAP's own"},
+		{"encoding/json", "encoding/json"},
+		{"crypto/hmac", "crypto"},
+		{"net/http", "net/http"},
+		{"net", "net/http"},
+		{"syscall", "net/http"},
+		{"runtime", "runtime"},
+		{"internal/runtime/maps", "runtime"},
+		{"reflect", "reflect"},
+		{"encoding/base64", "reflect"},
+		{"netip", "reflect"}, // not net: a prefix matches whole path elements
+		{"github.com/google/uuid", "other modules"},
+	} {
+		if got := GroupOf(tc.pkg); !strings.HasPrefix(got, tc.wantPrefix) {
+			t.Errorf("GroupOf(%q) = %q, want %q…", tc.pkg, got, tc.wantPrefix)
+		}
+	}
+	if got := PackageOf("net/http.(*Transport).roundTrip"); got != "net/http" {
+		t.Errorf("PackageOf = %q, want net/http", got)
+	}
+	if got := GroupOf(PackageOf("memeqbody")); !strings.HasPrefix(got, "runtime") {
+		t.Errorf("GroupOf(PackageOf(memeqbody)) = %q, want the runtime's group", got)
+	}
+}
+
+func TestParseBenchLine(t *testing.T) {
+	out := "goos: linux\nBenchmarkHandlerApplyX-2   \t 10\t 5 ns/op\nBenchmarkHandlerApply-2   \t     300\t   1834567 ns/op\t  1 B/op\nPASS\n"
+	n, ns, ok := parseBenchLine(out, "BenchmarkHandlerApply")
+	if !ok || n != 300 || ns != 1834567 {
+		t.Errorf("parseBenchLine = %d, %v, %v; want 300, 1834567, true", n, ns, ok)
+	}
+	if _, _, ok := parseBenchLine("PASS\nok  \tgithub.com/x\t0.1s\n", "BenchmarkFloorApply"); ok {
+		t.Errorf("parseBenchLine found a benchmark go test did not run")
 	}
 }

@@ -38,6 +38,10 @@ type PassStats struct {
 	LogBytes float64
 	// PeakRSS is the process's VmHWM, for the REPORT line.
 	PeakRSS int64
+	// Created is the order states the timed events created, per event: the
+	// distinct orders among them of which the table held no event before
+	// them (see Created). It prices the index writes of the state items.
+	Created float64
 }
 
 // CallCounts are DynamoDB calls per event.
@@ -126,6 +130,9 @@ func (c CallCounts) scale(f float64) CallCounts {
 // writes, measured on the tables after the run.
 type ItemSizes struct {
 	Execution, State float64
+	// IndexKeys is the size of a state item's key attributes (the table's
+	// and the byAccount index's): a KEYS_ONLY index entry.
+	IndexKeys float64
 }
 
 // units is DynamoDB's write units for an item of size bytes (1 KB each).
@@ -134,29 +141,69 @@ func writeUnits(size float64) float64 { return math.Max(1, math.Ceil(size/1024))
 // Units are the DynamoDB request units one region's pass consumes per event.
 type Units struct {
 	// WRU are this region's own writes, failed conditions included (they
-	// consume write units too), and the index writes of its state updates.
+	// consume write units too), and the index writes of its state writes.
 	WRU float64
 	// RRU are its reads (eventually consistent: half).
 	RRU float64
 	// ReplicatedOut are the rWRU its successful writes cost in the other
-	// replica, and IndexOut the index writes they cause there.
+	// replica, and IndexOut the index writes they cause there (each replica
+	// maintains its own index; those writes are ordinary WRU there:
+	// https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/global-tables-billing.html).
 	ReplicatedOut, IndexOut float64
 }
 
-// indexWritesPerState is the GSI writes of one state update: its GSI1SK
-// (transactTime#orderId) changes with every event, which DynamoDB applies
-// as a delete and a put in the index (the first state of an order is one
-// put; the model counts two throughout).
-const indexWritesPerState = 2
+// IndexRule is how one processor revision's state writes reach the
+// byAccount index: how many index writes a state item's creation and each
+// later successful update cost, and how large an index entry is.
+type IndexRule struct {
+	Name string
+	// PerCreate and PerUpdate are the index writes of a state item's
+	// creation and of each later successful update.
+	PerCreate, PerUpdate float64
+	// KeysOnly says the index projects only the keys (an entry is
+	// ItemSizes.IndexKeys); otherwise it projects the whole state item.
+	KeysOnly bool
+}
 
-// UnitsOf prices a pass's calls in request units.
-func UnitsOf(c CallCounts, sz ItemSizes) Units {
+// The index rules of the revisions the bench prices.
+var (
+	// IndexSetOnce is issue 15's index: KEYS_ONLY, its sort key set once
+	// when the order's state item is created (if_not_exists), so only the
+	// creation writes the index.
+	IndexSetOnce = IndexRule{Name: "set once (issue 15)", PerCreate: 1, PerUpdate: 0, KeysOnly: true}
+	// IndexMovesOnUpdate is the index before issue 15: all attributes
+	// projected and a sort key (transactTime#orderId) that changes with
+	// every event, which DynamoDB applies as a delete and a put in the
+	// index; the state's first write is one put.
+	IndexMovesOnUpdate = IndexRule{Name: "moves on every update (before issue 15)", PerCreate: 1, PerUpdate: 2}
+)
+
+// Writes is the index writes per event of a pass that created created
+// state items and made updated successful state updates (creations among
+// them) per event.
+func (r IndexRule) Writes(created, updated float64) float64 {
+	created = min(created, updated) // only a successful update creates
+	return created*r.PerCreate + (updated-created)*r.PerUpdate
+}
+
+// entryUnits is the write units of one index write.
+func (r IndexRule) entryUnits(sz ItemSizes) float64 {
+	if r.KeysOnly {
+		return writeUnits(sz.IndexKeys)
+	}
+	return writeUnits(sz.State)
+}
+
+// UnitsOf prices a pass's calls in request units; created is the state items
+// the pass created per event, rule the revision's index rule.
+func UnitsOf(c CallCounts, created float64, rule IndexRule, sz ItemSizes) Units {
 	ex, st := writeUnits(sz.Execution), writeUnits(sz.State)
+	index := rule.Writes(created, c.UpdateOK) * rule.entryUnits(sz)
 	return Units{
-		WRU:           (c.PutOK+c.PutFailed)*ex + (c.UpdateOK+c.UpdateFailed)*st + c.UpdateOK*indexWritesPerState*st,
+		WRU:           (c.PutOK+c.PutFailed)*ex + (c.UpdateOK+c.UpdateFailed)*st + index,
 		RRU:           c.QueryConsistent + c.GetConsistent + 0.5*(c.QueryEventual+c.GetEventual),
 		ReplicatedOut: c.PutOK*ex + c.UpdateOK*st,
-		IndexOut:      c.UpdateOK * indexWritesPerState * st,
+		IndexOut:      index,
 	}
 }
 
@@ -288,13 +335,14 @@ func OneRegionBill(name string, p Prices, dep Deployment, a PassCost, measured b
 }
 
 // StorageMonth is what keeping one million events' items costs a month in
-// both replicas: the execution, the state's share and its index entry, with
-// PITR.
+// both replicas: the execution, the state's share and its KEYS_ONLY index
+// entry, with PITR.
 func StorageMonth(p Prices, sz ItemSizes, orders, events int) float64 {
-	// DynamoDB adds 100 B of overhead per item: the execution item is one per
-	// event, the state item and its index entry one each per order.
+	// DynamoDB adds 100 B of overhead per item and per index entry: the
+	// execution item is one per event, the state item and its index entry
+	// one each per order.
 	const overhead = 100
-	perEvent := sz.Execution + overhead + (sz.State+overhead)*2*float64(orders)/float64(max(events, 1))
+	perEvent := sz.Execution + overhead + (sz.State+overhead+sz.IndexKeys+overhead)*float64(orders)/float64(max(events, 1))
 	gb := 1e6 * perEvent / (1 << 30)
 	return 2 * gb * (p.StorageGBMonth + p.PITRGBMonth)
 }
@@ -304,6 +352,11 @@ type FixedMonth struct {
 	Lines []Line
 }
 
+// EMFCustomMetrics is how many custom metrics (metric name × dimension
+// set) the processor's EMF documents create in one region: what CloudWatch
+// bills a month. The one place to change when internal/metrics does.
+const EMFCustomMetrics = 8
+
 // TapFixed lists TAP's fixed monthly costs: per region 10 alarms, a
 // dashboard, an alert key, the EMF metrics, and a heartbeat a minute
 // (published, processed, logged); the health alarm, health check.
@@ -312,7 +365,7 @@ func TapFixed(p Prices, perEventBill float64) FixedMonth {
 	return FixedMonth{Lines: []Line{
 		{"CloudWatch alarms", "2 × 10 region alarms + the health alarm", 21 * p.AlarmMonth, false},
 		{"CloudWatch dashboards", "1 per region", 2 * p.DashboardMonth, false},
-		{"EMF custom metrics", "8 metrics × 1 dimension set × 2 regions", 16 * p.MetricMonth, false},
+		{"EMF custom metrics", itoa(EMFCustomMetrics) + " metrics × 2 regions", 2 * EMFCustomMetrics * p.MetricMonth, false},
 		{"Route 53 health check", "1", p.HealthCheckMonth, false},
 		{"KMS keys (alert topics)", "1 per region", 2 * p.KMSKeyMonth, false},
 		{"Heartbeats", "1 a minute per region, priced like an event", heartbeatsPerMonth * perEventBill, false},

@@ -16,6 +16,7 @@ import (
 
 	"github.com/tap-trading/tap/internal/awslocal"
 	"github.com/tap-trading/tap/internal/processor"
+	"github.com/tap-trading/tap/internal/schema"
 	"github.com/tap-trading/tap/internal/store"
 )
 
@@ -24,7 +25,8 @@ const SecondRegion = "us-west-2"
 
 // Deployed is what the cost model measures beyond the side-by-side run:
 // both regions' passes over the same events for TAP now and for TAP at the
-// base revision (before issue 11), and the two CPU floors.
+// base revision (before issue 15), the two CPU floors, and the interleaved
+// rounds of TAP's publishing-region pass and the SDK floor's.
 type Deployed struct {
 	// BaseRev is the revision "before" was built from.
 	BaseRev string
@@ -33,13 +35,36 @@ type Deployed struct {
 	TapA, TapB, BaseA, BaseB PassStats
 	// Peer is the seed's processor's 1-in-flight phase.
 	Peer PassStats
-	// Raw and SDK are the CPU floors over the same events.
+	// Raw and SDK are the CPU floors over the same events, one pass each.
 	Raw, SDK PassStats
-	// Sizes are TAP's mean item sizes; PeerItem the seed's.
-	Sizes    ItemSizes
-	PeerItem float64
+	// Rounds are the interleaved passes (issue 15), over RoundEvents timed
+	// events each after the plan's warm-up.
+	Rounds      []Round
+	RoundEvents int
+	// Sizes are TAP's mean item sizes, BaseSizes those of TAP before;
+	// PeerItem the seed's.
+	Sizes, BaseSizes ItemSizes
+	PeerItem         float64
 	// Orders and Events are how many the passes covered.
 	Orders, Events int
+}
+
+// TapPublishing is TAP's publishing-region pass the bill and the targets
+// use: the median of the rounds, or the single pass when there are none.
+func (d Deployed) TapPublishing() PassStats {
+	if len(d.Rounds) == 0 {
+		return d.TapA
+	}
+	return Summarize(d.Rounds).Tap
+}
+
+// SDKFloor is the SDK floor's pass the bill and the targets use: the median
+// of the rounds, or the single pass when there are none.
+func (d Deployed) SDKFloor() PassStats {
+	if len(d.Rounds) == 0 {
+		return d.SDK
+	}
+	return Summarize(d.Rounds).SDK
 }
 
 // deployedEnv is what measureDeployed needs from Run.
@@ -50,6 +75,7 @@ type deployedEnv struct {
 	tapRT       Runtime
 	res         Resources
 	events      [][]byte // the 1-in-flight phase's events (warm-up, then timed)
+	roundEvents [][]byte // the rounds' events (warm-up, then timed)
 	orders      int
 	log         Logf
 	tapA, peerA PassStats
@@ -57,7 +83,8 @@ type deployedEnv struct {
 
 // measureDeployed runs the passes the cost model needs.
 func measureDeployed(ctx context.Context, e deployedEnv) (Deployed, error) {
-	d := Deployed{BaseRev: e.cfg.BaseRev, TapA: e.tapA, Peer: e.peerA, Orders: e.orders, Events: e.cfg.Plan.Events}
+	d := Deployed{BaseRev: e.cfg.BaseRev, TapA: e.tapA, Peer: e.peerA, Orders: e.orders, Events: e.cfg.Plan.Events,
+		RoundEvents: len(e.roundEvents) - e.cfg.Plan.Warmup}
 	pl := e.cfg.Plan
 	east, err := awslocal.Config(ctx, e.motoURL, e.cfg.Region)
 	if err != nil {
@@ -68,13 +95,19 @@ func measureDeployed(ctx context.Context, e deployedEnv) (Deployed, error) {
 		return d, err
 	}
 	dbEast, dbWest := dynamodb.NewFromConfig(east), dynamodb.NewFromConfig(west)
-	pass := func(rt Runtime) (PassStats, error) {
+	// A pass on a fresh table creates the states of the timed events' orders
+	// that its warm-up did not; on a copy of a table that applied them all,
+	// none.
+	fresh := Created(e.events[:pl.Warmup], e.events[pl.Warmup:])
+	pass := func(rt Runtime, created float64) (PassStats, error) {
 		mark := e.front.Mark()
 		ph, err := MeasurePhase(ctx, rt, NewCursor(e.events), 1, pl.Warmup, pl.Events, e.log)
 		if err != nil {
 			return PassStats{}, err
 		}
-		return Analyze(ph, e.front.Since(mark)), nil
+		st := Analyze(ph, e.front.Since(mark))
+		st.Created = created
+		return st, nil
 	}
 	inWest := func(rt Runtime) Runtime {
 		rt.Name += ", " + SecondRegion
@@ -88,7 +121,7 @@ func measureDeployed(ctx context.Context, e deployedEnv) (Deployed, error) {
 		return d, err
 	}
 	e.log("%s: the other region's pass (%s)", TapName, SecondRegion)
-	if d.TapB, err = pass(inWest(e.tapRT)); err != nil {
+	if d.TapB, err = pass(inWest(e.tapRT), 0); err != nil {
 		return d, err
 	}
 
@@ -105,18 +138,19 @@ func measureDeployed(ctx context.Context, e deployedEnv) (Deployed, error) {
 	base.Name, base.Path, base.Dir = "TAP before ("+e.cfg.BaseRev+")", boot, filepath.Dir(boot)
 	base.Env = withEnv(base.Env, processor.EnvTableName, baseTable)
 	e.log("%s: publishing region's pass", base.Name)
-	if d.BaseA, err = pass(base); err != nil {
+	if d.BaseA, err = pass(base, fresh); err != nil {
 		return d, err
 	}
 	if err := copyTable(ctx, dbEast, dbWest, baseTable); err != nil {
 		return d, err
 	}
 	e.log("%s: the other region's pass", base.Name)
-	if d.BaseB, err = pass(inWest(base)); err != nil {
+	if d.BaseB, err = pass(inWest(base), 0); err != nil {
 		return d, err
 	}
 
-	// The floors.
+	// The floors, one pass each; the SDK floor's runtime runs the rounds too.
+	var sdk Runtime
 	for _, f := range []struct {
 		name, pkg string
 		into      *PassStats
@@ -130,17 +164,36 @@ func measureDeployed(ctx context.Context, e deployedEnv) (Deployed, error) {
 			return d, err
 		}
 		rt := Runtime{Name: f.name, Path: bin, Dir: filepath.Dir(bin), Handler: "bootstrap", MemoryMB: e.tapRT.MemoryMB,
-			FunctionName: "floor", Env: append([]string{"FLOOR_TABLE=" + table}, awslocal.Env(e.front.Endpoint, e.cfg.Region)...)}
+			FunctionName: "floor", Env: append([]string{floorTableEnv + "=" + table}, awslocal.Env(e.front.Endpoint, e.cfg.Region)...)}
 		e.log("%s", f.name)
-		if *f.into, err = pass(rt); err != nil {
+		created := fresh
+		if f.into == &d.Raw {
+			created = 0 // its items carry no index keys
+		}
+		if *f.into, err = pass(rt, created); err != nil {
 			return d, err
+		}
+		if f.into == &d.SDK {
+			sdk = rt
 		}
 	}
 
 	if d.Sizes, err = tapItemSizes(ctx, dbEast, e.res.TapTable); err != nil {
 		return d, err
 	}
-	if d.PeerItem, err = meanItemSize(ctx, dbEast, e.res.PeerTable, nil); err != nil {
+	if d.BaseSizes, err = tapItemSizes(ctx, dbEast, baseTable); err != nil {
+		return d, err
+	}
+
+	// The interleaved rounds, after every other pass.
+	if d.Rounds, err = measureRounds(ctx, roundsEnv{
+		db: dbEast, tap: e.tapRT, sdk: sdk, tableBase: e.res.TapTable, front: e.front,
+		events: e.roundEvents, warmup: pl.Warmup, rounds: pl.Rounds, log: e.log,
+	}); err != nil {
+		return d, err
+	}
+
+	if d.PeerItem, err = meanItemSize(ctx, dbEast, e.res.PeerTable); err != nil {
 		return d, err
 	}
 	return d, nil
@@ -251,19 +304,45 @@ func copyTable(ctx context.Context, from, to *dynamodb.Client, table string) err
 	return flush()
 }
 
-// tapItemSizes measures the mean execution and state item sizes.
+// tapItemSizes measures, in one scan, the mean execution and state item
+// sizes and the size of a state's keys (a KEYS_ONLY index entry).
 func tapItemSizes(ctx context.Context, db *dynamodb.Client, table string) (ItemSizes, error) {
-	ex, err := meanItemSize(ctx, db, table, func(sk string) bool { return strings.HasPrefix(sk, execSKPrefix) })
-	if err != nil {
-		return ItemSizes{}, err
+	p := dynamodb.NewScanPaginator(db, &dynamodb.ScanInput{TableName: &table})
+	var ex, st, keys, nEx, nSt float64
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return ItemSizes{}, fmt.Errorf("size of %s: %w", table, err)
+		}
+		for _, item := range page.Items {
+			sk, _ := item[schema.AttrSK].(*types.AttributeValueMemberS)
+			switch {
+			case sk == nil:
+			case strings.HasPrefix(sk.Value, execSKPrefix):
+				ex, nEx = ex+float64(itemSize(item)), nEx+1
+			case sk.Value == "STATE":
+				st, nSt = st+float64(itemSize(item)), nSt+1
+				keys += float64(indexKeysSize(item))
+			}
+		}
 	}
-	st, err := meanItemSize(ctx, db, table, func(sk string) bool { return sk == "STATE" })
-	return ItemSizes{Execution: ex, State: st}, err
+	return ItemSizes{Execution: ex / max(nEx, 1), State: st / max(nSt, 1), IndexKeys: keys / max(nSt, 1)}, nil
 }
 
-// meanItemSize is the mean DynamoDB item size of the table's items whose SK
-// keep accepts (all items when keep is nil).
-func meanItemSize(ctx context.Context, db *dynamodb.Client, table string, keep func(sk string) bool) (float64, error) {
+// indexKeysSize is the size of an item's table and byAccount keys: what a
+// KEYS_ONLY index entry of it holds.
+func indexKeysSize(item map[string]types.AttributeValue) int {
+	keys := map[string]types.AttributeValue{}
+	for _, k := range []string{schema.AttrPK, schema.AttrSK, schema.AttrGSI1PK, schema.AttrGSI1SK} {
+		if v, ok := item[k]; ok {
+			keys[k] = v
+		}
+	}
+	return itemSize(keys)
+}
+
+// meanItemSize is the mean DynamoDB item size of the table's items.
+func meanItemSize(ctx context.Context, db *dynamodb.Client, table string) (float64, error) {
 	p := dynamodb.NewScanPaginator(db, &dynamodb.ScanInput{TableName: &table})
 	var sum, n float64
 	for p.HasMorePages() {
@@ -272,12 +351,6 @@ func meanItemSize(ctx context.Context, db *dynamodb.Client, table string, keep f
 			return 0, fmt.Errorf("size of %s: %w", table, err)
 		}
 		for _, item := range page.Items {
-			if keep != nil {
-				sk, _ := item["SK"].(*types.AttributeValueMemberS)
-				if sk == nil || !keep(sk.Value) {
-					continue
-				}
-			}
 			sum += float64(itemSize(item))
 			n++
 		}

@@ -33,9 +33,16 @@ type Plan struct {
 	Events     int // timed events per phase
 	Warmup     int // untimed events per environment before a phase
 	InFlight   int // concurrent environments in the concurrent phase
+	// Rounds is how many interleaved rounds of TAP's publishing-region pass
+	// and the SDK floor's run after the phases (issue 15); RoundEvents the
+	// timed events of each pass, after Warmup.
+	Rounds, RoundEvents int
+	// ProfileIterations is -benchtime (Nx) of the profiled benchmarks.
+	ProfileIterations int
 }
 
-// Total is the number of events one side receives.
+// Total is the number of events one side receives in the side-by-side
+// phases (the rounds have their own, from the start of the same sequence).
 func (p Plan) Total() int {
 	return p.ColdStarts + p.Warmup + p.Events + p.Warmup*p.InFlight + p.Events
 }
@@ -113,6 +120,8 @@ type Report struct {
 	Micro    Micro
 	// Deployed is the cost model's measurements.
 	Deployed Deployed
+	// Profiles are the CPU profiles of TAP's handler and of the SDK floor.
+	Profiles []Profile
 	// Elapsed is the whole run's wall time.
 	Elapsed time.Duration
 }
@@ -211,6 +220,9 @@ func (r Report) Write(w io.Writer) error {
 	fmt.Fprintf(&b, "- Phases run alternately, peer then TAP: %d cold starts (a fresh process with its event already\n", pl.ColdStarts)
 	fmt.Fprintf(&b, "  queued); then 1 environment with %d warm-up and %d timed events, one at a time; then %d environments\n", pl.Warmup, pl.Events, pl.InFlight)
 	fmt.Fprintf(&b, "  (processes) on the same Runtime API, %d×%d warm-up events, then %d timed events, %d in flight.\n", pl.Warmup, pl.InFlight, pl.Events, pl.InFlight)
+	fmt.Fprintf(&b, "  Then the cost model's passes (TAP's other region, TAP before, the floors, one each), then %d interleaved rounds of\n", pl.Rounds)
+	fmt.Fprintf(&b, "  TAP's publishing-region pass and the SDK floor's on fresh tables (%d warm-up + %d timed events each), then the CPU\n", pl.Warmup, pl.RoundEvents)
+	fmt.Fprintf(&b, "  profiles (`go test -bench` in `%s`, %d iterations).\n", ProfilePackage, pl.ProfileIterations)
 	fmt.Fprintf(&b, "- CPU time is user+sys of the runtime processes from `/proc/<pid>/stat` (all threads) across the timed\n")
 	fmt.Fprintf(&b, "  events only, ÷ events. Peak RSS is `VmHWM` from `/proc/<pid>/status`. Latency is from queueing the\n")
 	fmt.Fprintf(&b, "  event to the runtime's POST of its response; billed duration is from the runtime's GET of the event\n")
@@ -219,8 +231,12 @@ func (r Report) Write(w io.Writer) error {
 	fmt.Fprintf(&b, "  the harness, so their SDKs reuse connections as they do with DynamoDB. Without it a new TCP connection\n")
 	fmt.Fprintf(&b, "  per request dominated both sides' CPU. Requests are plain HTTP: no TLS, as neither side pays it here.\n")
 	fmt.Fprintf(&b, "- Checked before this file was written (the run fails otherwise): every invocation succeeded, and\n")
-	for _, v := range r.Verified {
-		fmt.Fprintf(&b, "  - %s\n", v)
+	for i, v := range r.Verified {
+		end := ";"
+		if i == len(r.Verified)-1 {
+			end = "."
+		}
+		fmt.Fprintf(&b, "  - %s%s\n", v, end)
 	}
 
 	fmt.Fprintf(&b, "\n## Lambda compute per million events (issue 5's estimate; the whole bill follows)\n\n")

@@ -41,14 +41,18 @@ func run() error {
 	flag.IntVar(&cfg.Plan.ColdStarts, "cold-starts", 7, "cold starts per side (the median is reported)")
 	flag.IntVar(&cfg.Plan.Warmup, "warmup", 10, "untimed events per environment before a timed phase")
 	flag.IntVar(&cfg.Plan.InFlight, "in-flight", 8, "concurrent environments in the concurrent phase")
+	flag.IntVar(&cfg.Plan.Rounds, "rounds", 5, "interleaved rounds of TAP's publishing-region pass and the SDK floor's (the medians feed the bill and the targets)")
+	flag.IntVar(&cfg.Plan.RoundEvents, "round-events", 400, "timed events per pass of a round (after -warmup)")
+	flag.IntVar(&cfg.Plan.ProfileIterations, "profile-iterations", 300, "-benchtime (Nx) of the profiled processor benchmarks")
 	flag.Uint64Var(&cfg.Seed, "seed", 5, "seed of the generated events")
 	flag.IntVar(&cfg.TapMemoryMB, "tap-memory", config.Defaults().ProcessorMemoryMB, "TAP's deployed memory (MB): the CDK config default")
 	flag.IntVar(&cfg.PeerMemoryMB, "peer-memory", 1024, "the peer's memory (MB) as the seed deploys it")
 	flag.IntVar(&cfg.MicroCount, "count", 5, "go test -count for the micro-benchmarks")
-	flag.StringVar(&cfg.BaseRev, "base", "e590dd7", "git revision whose processor is measured as \"before\" in the cost model")
+	flag.StringVar(&cfg.BaseRev, "base", "2c78c30", "git revision whose processor is measured as \"before\" in the cost model (before issue 15)")
 	flag.Parse()
-	if cfg.Plan.Events < 1 || cfg.Plan.ColdStarts < 1 || cfg.Plan.InFlight < 1 || cfg.Plan.Warmup < 0 {
-		return errors.New("-events, -cold-starts and -in-flight must be at least 1, -warmup at least 0")
+	pl := cfg.Plan
+	if pl.Events < 1 || pl.ColdStarts < 1 || pl.InFlight < 1 || pl.Rounds < 1 || pl.RoundEvents < 1 || pl.ProfileIterations < 1 || pl.Warmup < 0 {
+		return errors.New("-events, -cold-starts, -in-flight, -rounds, -round-events and -profile-iterations must be at least 1, -warmup at least 0")
 	}
 
 	start := time.Now()
