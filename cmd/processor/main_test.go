@@ -31,6 +31,7 @@ import (
 	"github.com/tap-trading/tap/internal/lambdaruntime"
 	"github.com/tap-trading/tap/internal/metrics"
 	"github.com/tap-trading/tap/internal/motoserver"
+	"github.com/tap-trading/tap/internal/names"
 	"github.com/tap-trading/tap/internal/processor"
 	"github.com/tap-trading/tap/internal/schema"
 	"github.com/tap-trading/tap/internal/store"
@@ -393,12 +394,66 @@ func checkInvocationOutput(t *testing.T, name string, lines []map[string]any, re
 	if d["Namespace"] != testNamespace || fmt.Sprint(d["Dimensions"]) != "[[service]]" || doc["service"] != testService {
 		t.Errorf("%s: EMF namespace %v dimensions %v service %v, want %s [[service]] %s", name, d["Namespace"], d["Dimensions"], doc["service"], testNamespace, testService)
 	}
-	for k, v := range map[string]bool{metrics.EventsReceived: true, want.counter: true, metrics.ColdStart: cold, metrics.ProcessingLatency: true} {
+	for k, v := range map[string]bool{want.counter: true, metrics.ColdStart: cold, metrics.PipelineLatency: true} {
 		if _, ok := doc[k]; ok != v {
 			t.Errorf("%s: EMF document has %s: %v, want %v", name, k, ok, v)
 		}
 	}
 	return l
+}
+
+// outputBudget is the most a successful applied invocation may write to
+// stdout and stderr together at the deployed log level (DESIGN §5): CloudWatch
+// Logs bills ingestion by the byte, on every event.
+const outputBudget = 300
+
+// An applied event, once the environment is warm, writes only its EMF
+// document at INFO — at most outputBudget bytes with the deployed names of
+// the longest environment name — and that document still carries the
+// metrics the dashboard and the PipelineLatency alarm read.
+func TestBootstrapAppliedInvocationOutputBudget(t *testing.T) {
+	r := newResources(t)
+	s := startRuntimeAPI(t)            // trace headers Sampled=0, as for most invocations
+	n := names.For("abcdefghijklmnop") // the longest env name config accepts: 16 characters
+	p := startBootstrap(t, processorEnv(s, r, processor.EnvServiceName+"="+n.ServiceName(),
+		processor.EnvMetricsNamespace+"="+n.MetricsNamespace(), processor.EnvLogLevel+"=INFO"))
+
+	events := gen.Lifecycles(44, 1, gen.Options{})[0].Events[:2]
+	for i, e := range events {
+		// A live event: published a moment ago, EventBridge's time to the second.
+		now := time.Now()
+		e.TransactTime = now.Add(-200 * time.Millisecond)
+		raw := event.EncodeEnvelope(event.Envelope{
+			ID: uuid.NewString(), Source: schema.Source, DetailType: schema.DetailTypeExecutionReport,
+			Account: awslocal.AccountID, Region: testRegion, Time: now.Truncate(time.Second), Detail: event.EncodeDetail(&e),
+		})
+		outOff, errOff := len(p.stdout.String()), len(p.stderr.String())
+		res := invoke(t, s, raw)
+		if res.Failed() {
+			t.Fatalf("event %d failed: %s: %s", i, res.ErrorType, res.ErrorMessage)
+		}
+		lines, _ := p.stdoutLines(t, outOff, 1)
+		time.Sleep(200 * time.Millisecond) // let anything else the invocation wrote arrive
+		written := p.stdout.String()[outOff:] + p.stderr.String()[errOff:]
+		if i == 0 {
+			continue // the cold start's document also carries ColdStart: not the steady state
+		}
+		t.Logf("a warm applied invocation writes %d B:\n%s", len(written), written)
+		if len(written) > outputBudget {
+			t.Errorf("applied invocation wrote %d B to stdout and stderr, want at most %d", len(written), outputBudget)
+		}
+		if len(lines) != 1 || lines[0]["_aws"] == nil || strings.Count(written, "\n") != 1 {
+			t.Fatalf("applied invocation wrote %q, want one EMF document", written)
+		}
+		for _, m := range []string{metrics.EventsApplied, metrics.PipelineLatency} {
+			if _, ok := lines[0][m].(float64); !ok {
+				t.Errorf("the document has no %s: %s", m, written)
+			}
+		}
+		if lines[0][metrics.ServiceDimension] != n.ServiceName() {
+			t.Errorf("the document's %s = %v, want %s", metrics.ServiceDimension, lines[0][metrics.ServiceDimension], n.ServiceName())
+		}
+	}
 }
 
 // Transient failures go back to Lambda through /invocation/{id}/error, so

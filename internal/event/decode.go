@@ -28,6 +28,10 @@ type Envelope struct {
 	// Time is the envelope's time (when EventBridge received the event); zero
 	// when the envelope has none.
 	Time time.Time
+	// ReplayName is the name of the archive replay that sent the event again
+	// ("replay-name", which EventBridge adds to replayed events); empty for a
+	// live event. A replayed event keeps its original time.
+	ReplayName string
 	// Detail is the raw detail object. Decode leaves it nil: it decodes the
 	// detail in the same pass, and the caller still holds the raw event.
 	Detail json.RawMessage
@@ -61,6 +65,7 @@ type wireEvent struct {
 	Account    string     `json:"account"`
 	Region     string     `json:"region"`
 	Time       string     `json:"time"`
+	ReplayName string     `json:"replay-name"`
 	Detail     wireDetail `json:"detail"`
 }
 
@@ -164,7 +169,7 @@ func decode(raw []byte, now time.Time, d *Decoded) *ValidationError {
 	}
 	// encoding/json keeps decoding after a type error, so the rest of the
 	// event is usable for the logs and for a better-placed report.
-	d.Envelope = Envelope{ID: w.ID, Source: w.Source, DetailType: w.DetailType, Account: w.Account, Region: w.Region}
+	d.Envelope = Envelope{ID: w.ID, Source: w.Source, DetailType: w.DetailType, Account: w.Account, Region: w.Region, ReplayName: w.ReplayName}
 	d.EventID, d.OrderID = w.Detail.EventID, w.Detail.OrderID
 	var detailTypeErr *json.UnmarshalTypeError
 	if te != nil {
@@ -328,6 +333,7 @@ func DecodeEnvelope(raw []byte) (Envelope, error) {
 		Account    string          `json:"account"`
 		Region     string          `json:"region"`
 		Time       string          `json:"time"`
+		ReplayName string          `json:"replay-name"`
 		Detail     json.RawMessage `json:"detail"`
 	}
 	if err := json.Unmarshal(raw, &w); err != nil {
@@ -336,7 +342,7 @@ func DecodeEnvelope(raw []byte) (Envelope, error) {
 		}
 		return Envelope{}, malformed(err)
 	}
-	e := Envelope{ID: w.ID, Source: w.Source, DetailType: w.DetailType, Account: w.Account, Region: w.Region}
+	e := Envelope{ID: w.ID, Source: w.Source, DetailType: w.DetailType, Account: w.Account, Region: w.Region, ReplayName: w.ReplayName}
 	if w.Time != "" {
 		t, err := time.Parse(time.RFC3339, w.Time)
 		if err != nil {

@@ -402,6 +402,27 @@ func TestDecodeEnvelopeUnknownFieldsTolerated(t *testing.T) {
 	}
 }
 
+// An archive replay is told from a live event by its replay-name, which
+// EventBridge adds to the envelope of every replayed event.
+func TestDecodeReplayName(t *testing.T) {
+	live := reportEvent(t, baseDetail())
+	replayed := bytes.Replace(live, []byte(`"version":"0"`), []byte(`"version":"0","replay-name":"tap-dev-fix-1"`), 1)
+	for _, tt := range []struct {
+		name string
+		raw  []byte
+		want string
+	}{{"live", live, ""}, {"replayed", replayed, "tap-dev-fix-1"}} {
+		d, err := Decode(tt.raw, testNow)
+		if err != nil || d.Envelope.ReplayName != tt.want {
+			t.Errorf("Decode(%s).Envelope.ReplayName = %q, %v; want %q, nil", tt.name, d.Envelope.ReplayName, err, tt.want)
+		}
+		e, err := DecodeEnvelope(tt.raw)
+		if err != nil || e.ReplayName != tt.want {
+			t.Errorf("DecodeEnvelope(%s).ReplayName = %q, %v; want %q, nil", tt.name, e.ReplayName, err, tt.want)
+		}
+	}
+}
+
 // TestDecodeDuplicateKeys pins encoding/json's behaviour the doc comment of
 // wireEvent promises: the last of duplicate keys wins, keys match any case.
 func TestDecodeDuplicateKeys(t *testing.T) {

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/tap-trading/tap/internal/deployspec"
+	"github.com/tap-trading/tap/internal/metrics"
 	"github.com/tap-trading/tap/internal/names"
 )
 
@@ -22,6 +23,14 @@ const DLQAgeThreshold = time.Hour
 // ReplicationLatencyThreshold is the average replication latency (over three
 // 5-minute periods) above which the pair of regions is drifting apart.
 const ReplicationLatencyThreshold = 30 * time.Second
+
+// PipelineLatencyThreshold is the p99 of the processor's PipelineLatency
+// (from EventBridge receiving an event to its outcome: applied, found or
+// dead-lettered) over 5 minutes above which events take too long from
+// publish to applied. A minute is beyond any healthy path (EventBridge
+// delivers in well under a second) and about what one asynchronous retry of
+// Lambda adds, so it fires when more than 1 % of events wait for retries.
+const PipelineLatencyThreshold = time.Minute
 
 // ProcessingProps configure one region's processing path. The construct is
 // identical in both regions; only Region differs.
@@ -103,8 +112,9 @@ func NewProcessing(scope constructs.Construct, id string, p ProcessingProps) *Pr
 	})
 
 	timeout := out.Processor.Function.Timeout()
-	out.Alarms = make([]awscloudwatch.Alarm, 0, 10)
-	for _, a := range processingAlarms(n, p, out, timeout) {
+	specs := processingAlarms(n, p, out, timeout)
+	out.Alarms = make([]awscloudwatch.Alarm, 0, len(specs))
+	for _, a := range specs {
 		out.Alarms = append(out.Alarms, NewAlarm(c, a.id, a.spec, out.Alerts.Topic))
 	}
 	out.Dashboard = newDashboard(c, n.Dashboard(p.Region), out.Alarms)
@@ -185,6 +195,21 @@ func processingAlarms(n names.Names, p ProcessingProps, out *Processing, timeout
 			Description: "EventBridge sent events to the delivery DLQ after exhausting its retry policy.",
 			Metric:      metric("AWS/Events", "InvocationsSentToDlq", "Sum", fiveMinutes, ruleDims),
 			Threshold:   1,
+		}},
+		// The processor's own EMF metric (DESIGN §5), in its namespace and
+		// service dimension. Silence is not breaching: no events means no
+		// values, and a silent pipeline is what the heartbeat's health alarm
+		// and the DLQ alarms watch.
+		namedAlarm{"PipelineLatencyAlarm", AlarmSpec{
+			Name: n.Alarm(p.Region, "pipeline-latency-p99"),
+			Description: fmt.Sprintf("p99 of %s over 5 minutes is above %s: events take too long from publish (EventBridge's time) to applied. "+
+				"Look at the processor's throttles, errors and duration, and at the rule's retries.", metrics.PipelineLatency, PipelineLatencyThreshold),
+			Metric: metric(n.MetricsNamespace(), metrics.PipelineLatency, "p99", fiveMinutes, map[string]*string{
+				metrics.ServiceDimension: jsii.String(n.ServiceName()),
+			}),
+			Threshold:        float64(PipelineLatencyThreshold.Milliseconds()),
+			Comparison:       awscloudwatch.ComparisonOperator_GREATER_THAN_THRESHOLD,
+			TreatMissingData: awscloudwatch.TreatMissingData_NOT_BREACHING,
 		}},
 		// DynamoDB publishes ReplicationLatency in the region a write comes
 		// from, one series per receiving region: this region's alarm watches

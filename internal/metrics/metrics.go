@@ -1,8 +1,15 @@
 // Package metrics writes CloudWatch metrics in the Embedded Metric Format
 // (EMF): JSON documents printed on stdout that CloudWatch Logs turns into
 // metrics, so the processor records metrics with no API call and no extra
-// latency (DESIGN §5). A Recorder buffers values during an invocation and
-// Flush writes them once, at its end.
+// latency (DESIGN §5).
+//
+// A Sink is built and validated once per execution environment (namespace,
+// dimensions, clock, writer) and then only read. Each invocation takes its
+// own Recorder from it with Begin, adds values, and flushes it once at its
+// end, so invocations running at the same time never share values.
+//
+// The document layout follows the EMF specification:
+// https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Specification.html
 package metrics
 
 import (
@@ -11,24 +18,33 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"strconv"
 	"sync"
 	"time"
+	"unicode/utf8"
 )
 
-// Names of the metrics the processor records (DESIGN §5).
+// Names of the metrics the processor records (DESIGN §5). Lambda's own
+// metrics already count invocations (AWS/Lambda Invocations) and time them
+// (Duration), so none of these repeats them.
 const (
-	EventsReceived    = "EventsReceived"
-	EventsApplied     = "EventsApplied"
-	EventsDuplicate   = "EventsDuplicate"
-	EventsStale       = "EventsStale"
-	EventsRejected    = "EventsRejected"
-	ProcessingLatency = "ProcessingLatency" // Milliseconds
-	EndToEndLatency   = "EndToEndLatency"   // Milliseconds since transactTime
-	ColdStart         = "ColdStart"
+	EventsApplied   = "EventsApplied"
+	EventsDuplicate = "EventsDuplicate"
+	EventsStale     = "EventsStale"
+	EventsRejected  = "EventsRejected"
+	// PipelineLatency is the time from the EventBridge envelope's time (the
+	// PutEvents call, unless the producer set it) to the event's outcome, in
+	// milliseconds: how long TAP took to apply it.
+	PipelineLatency = "PipelineLatency"
+	// TradeAge is the time from the trade's transactTime to its outcome, in
+	// milliseconds: how old the trade was when applied (a replayed or late
+	// event is days old; that is the data, not the pipeline).
+	TradeAge  = "TradeAge"
+	ColdStart = "ColdStart"
 )
 
 // ServiceDimension is the dimension every metric carries; its value is the
-// service name given to New.
+// service name given to NewSink.
 const ServiceDimension = "service"
 
 // EMF limits (CloudWatch EMF specification). MaxDimensions is the historical
@@ -76,78 +92,78 @@ const (
 	None            Unit = "None"
 )
 
-var validUnits = map[Unit]bool{
-	Seconds: true, Microseconds: true, Milliseconds: true,
-	Bytes: true, Kilobytes: true, Megabytes: true, Gigabytes: true, Terabytes: true,
-	Bits: true, Kilobits: true, Megabits: true, Gigabits: true, Terabits: true,
-	Percent: true, Count: true,
-	BytesPerSecond: true, KilobytesPerSec: true, MegabytesPerSec: true, GigabytesPerSec: true, TerabytesPerSec: true,
-	BitsPerSecond: true, KilobitsPerSec: true, MegabitsPerSec: true, GigabitsPerSec: true, TerabitsPerSec: true,
-	CountPerSecond: true, None: true,
+// Valid reports whether u is a unit CloudWatch accepts. A switch, not a
+// map: every Add checks its unit.
+func (u Unit) Valid() bool {
+	switch u {
+	case Seconds, Microseconds, Milliseconds,
+		Bytes, Kilobytes, Megabytes, Gigabytes, Terabytes,
+		Bits, Kilobits, Megabits, Gigabits, Terabits,
+		Percent, Count,
+		BytesPerSecond, KilobytesPerSec, MegabytesPerSec, GigabytesPerSec, TerabytesPerSec,
+		BitsPerSecond, KilobitsPerSec, MegabitsPerSec, GigabitsPerSec, TerabitsPerSec,
+		CountPerSecond, None:
+		return true
+	}
+	return false
 }
 
-// Valid reports whether u is a unit CloudWatch accepts.
-func (u Unit) Valid() bool { return validUnits[u] }
-
-// Option configures a Recorder.
-type Option func(*Recorder)
+// Option configures a Sink.
+type Option func(*Sink)
 
 // WithDimension adds a dimension to every metric (all dimensions form one
 // dimension set). Use it only for low-cardinality values such as a region:
 // each distinct value is a separate, billed CloudWatch metric.
 func WithDimension(name, value string) Option {
-	return func(r *Recorder) { r.dims = append(r.dims, dimension{name, value}) }
+	return func(s *Sink) { s.dims = append(s.dims, dimension{name, value}) }
 }
 
 // WithClock sets the clock that stamps documents; tests use it.
 func WithClock(now func() time.Time) Option {
-	return func(r *Recorder) { r.now = now }
+	return func(s *Sink) { s.now = now }
 }
 
 type dimension struct{ name, value string }
 
-type metric struct {
-	name   string
-	unit   Unit
-	values []float64
-}
-
-// Recorder buffers metric values and writes them as EMF documents on Flush.
-// It is safe for concurrent use.
-type Recorder struct {
+// Sink is where an execution environment's metrics go: a writer, a
+// namespace and a dimension set, validated once by NewSink. It is immutable
+// afterwards, so any number of invocations may Begin on it at once.
+type Sink struct {
 	w         io.Writer
 	namespace string
 	dims      []dimension
 	now       func() time.Time
 
-	mu      sync.Mutex
-	metrics []*metric // in first-Add order, kept across flushes to reuse buffers
-	index   map[string]*metric
-	err     error // first invalid Add since the last Flush
+	// The fixed parts of every document, encoded once: head goes between
+	// the timestamp and the metric definitions, tail between them and the
+	// metric values (it holds the dimension values).
+	head, tail []byte
+	// bufs holds document buffers between flushes (a *[]byte each).
+	bufs sync.Pool
 }
 
-// New returns a Recorder writing to w (stdout in Lambda) under namespace,
+// NewSink returns a Sink writing to w (stdout in Lambda) under namespace,
 // with the service dimension set to service. It checks the namespace, the
-// dimensions and their count against the EMF limits.
-func New(w io.Writer, namespace, service string, opts ...Option) (*Recorder, error) {
-	r := &Recorder{
+// dimensions and their count against the EMF limits. w must take each
+// document in one Write call whole (os.Stdout does: Lambda reads lines).
+func NewSink(w io.Writer, namespace, service string, opts ...Option) (*Sink, error) {
+	s := &Sink{
 		w:         w,
 		namespace: namespace,
 		dims:      []dimension{{ServiceDimension, service}},
 		now:       time.Now,
-		index:     make(map[string]*metric),
 	}
 	for _, o := range opts {
-		o(r)
+		o(s)
 	}
 	if err := validNamespace(namespace); err != nil {
 		return nil, err
 	}
-	if len(r.dims) > MaxDimensions {
-		return nil, fmt.Errorf("metrics: %d dimensions, at most %d allowed", len(r.dims), MaxDimensions)
+	if len(s.dims) > MaxDimensions {
+		return nil, fmt.Errorf("metrics: %d dimensions, at most %d allowed", len(s.dims), MaxDimensions)
 	}
-	seen := make(map[string]bool, len(r.dims))
-	for _, d := range r.dims {
+	seen := make(map[string]bool, len(s.dims))
+	for _, d := range s.dims {
 		switch {
 		case d.name == "" || len(d.name) > maxNameLen:
 			return nil, fmt.Errorf("metrics: dimension name %q must be 1-%d characters", d.name, maxNameLen)
@@ -160,7 +176,36 @@ func New(w io.Writer, namespace, service string, opts ...Option) (*Recorder, err
 		}
 		seen[d.name] = true
 	}
-	return r, nil
+
+	s.head = append(s.head, `,"CloudWatchMetrics":[{"Namespace":`...)
+	s.head = appendString(s.head, namespace)
+	s.head = append(s.head, `,"Dimensions":[[`...)
+	for i, d := range s.dims {
+		if i > 0 {
+			s.head = append(s.head, ',')
+		}
+		s.head = appendString(s.head, d.name)
+	}
+	s.head = append(s.head, `]],"Metrics":[`...)
+	s.tail = append(s.tail, `]}]}`...)
+	for _, d := range s.dims {
+		s.tail = append(s.tail, ',')
+		s.tail = appendString(s.tail, d.name)
+		s.tail = append(s.tail, ':')
+		s.tail = appendString(s.tail, d.value)
+	}
+	return s, nil
+}
+
+// New returns a Recorder on a Sink of its own: NewSink, then Begin. It suits
+// a program that records from one place; a Lambda handler builds the Sink
+// once and calls Begin per invocation.
+func New(w io.Writer, namespace, service string, opts ...Option) (*Recorder, error) {
+	s, err := NewSink(w, namespace, service, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return s.Begin(), nil
 }
 
 func validNamespace(ns string) error {
@@ -173,6 +218,46 @@ func validNamespace(ns string) error {
 	return nil
 }
 
+// Begin returns an empty Recorder for one invocation. Only the values added
+// to it go into its documents.
+func (s *Sink) Begin() *Recorder {
+	r := &Recorder{sink: s}
+	r.metrics = r.inline[:0]
+	return r
+}
+
+// metric is one metric of a Recorder and its values since the last Flush.
+// The first value is held inline, so a metric recorded once per invocation
+// (all of the processor's) costs no allocation.
+type metric struct {
+	name    string
+	unit    Unit
+	n       int       // values held
+	first   float64   // value 0
+	rest    []float64 // values 1..n-1
+	written int       // values already in a document of the current Flush
+}
+
+func (m *metric) value(i int) float64 {
+	if i == 0 {
+		return m.first
+	}
+	return m.rest[i-1]
+}
+
+// Recorder buffers one invocation's metric values and writes them as EMF
+// documents on Flush. It is safe for concurrent use by the goroutines of
+// its invocation; values of different Recorders never mix.
+type Recorder struct {
+	sink *Sink
+
+	mu      sync.Mutex
+	metrics []metric // in first-Add order, kept across flushes
+	inline  [8]metric
+	index   map[string]int // into metrics, once there are more than len(inline)
+	err     error          // first invalid Add since the last Flush
+}
+
 // Add records value for metric name in unit. Adding the same name several
 // times before a Flush records all values (EMF value arrays). An invalid
 // call — bad unit, a name that is empty, too long or clashes with a
@@ -182,31 +267,58 @@ func validNamespace(ns string) error {
 func (r *Recorder) Add(name string, unit Unit, value float64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if err := r.check(name, unit, value); err != nil {
+	m := r.find(name)
+	if err := r.check(m, name, unit, value); err != nil {
 		if r.err == nil {
 			r.err = err
 		}
 		return
 	}
-	m := r.index[name]
 	if m == nil {
-		m = &metric{name: name, unit: unit}
-		r.index[name] = m
-		r.metrics = append(r.metrics, m)
-	} else if len(m.values) == 0 {
-		m.unit = unit // a metric's unit is fixed per flush, not for ever
+		r.metrics = append(r.metrics, metric{name: name, unit: unit})
+		m = &r.metrics[len(r.metrics)-1]
+		if r.index != nil {
+			r.index[name] = len(r.metrics) - 1
+		} else if len(r.metrics) > len(r.inline) {
+			r.index = make(map[string]int, 2*len(r.metrics))
+			for i := range r.metrics {
+				r.index[r.metrics[i].name] = i
+			}
+		}
 	}
-	m.values = append(m.values, value)
+	if m.n == 0 {
+		m.unit = unit // a metric's unit is fixed per flush, not for ever
+		m.first = value
+	} else {
+		m.rest = append(m.rest, value)
+	}
+	m.n++
 }
 
-func (r *Recorder) check(name string, unit Unit, value float64) error {
+// find returns the metric named name, or nil.
+func (r *Recorder) find(name string) *metric {
+	if r.index != nil {
+		if i, ok := r.index[name]; ok {
+			return &r.metrics[i]
+		}
+		return nil
+	}
+	for i := range r.metrics {
+		if r.metrics[i].name == name {
+			return &r.metrics[i]
+		}
+	}
+	return nil
+}
+
+func (r *Recorder) check(m *metric, name string, unit Unit, value float64) error {
 	if name == "" || len(name) > maxNameLen {
 		return fmt.Errorf("metrics: metric name %q must be 1-%d characters", name, maxNameLen)
 	}
 	if name == "_aws" {
 		return errors.New(`metrics: metric name "_aws" is reserved for EMF metadata`)
 	}
-	for _, d := range r.dims {
+	for _, d := range r.sink.dims {
 		if d.name == name {
 			return fmt.Errorf("metrics: metric name %q clashes with a dimension", name)
 		}
@@ -217,7 +329,7 @@ func (r *Recorder) check(name string, unit Unit, value float64) error {
 	if math.IsNaN(value) || math.IsInf(value, 0) {
 		return fmt.Errorf("metrics: metric %q: value %v is not a finite number", name, value)
 	}
-	if m := r.index[name]; m != nil && len(m.values) > 0 && m.unit != unit {
+	if m != nil && m.n > 0 && m.unit != unit {
 		return fmt.Errorf("metrics: metric %q recorded in %s and %s in one flush", name, m.unit, unit)
 	}
 	return nil
@@ -225,7 +337,7 @@ func (r *Recorder) check(name string, unit Unit, value float64) error {
 
 // Flush writes every value recorded since the last Flush as EMF documents,
 // one JSON object per line and per Write, splitting so that no document has
-// more than 100 metrics or 100 values per metric, then clears the buffer.
+// more than 100 metrics or 100 values per metric, then clears the Recorder.
 // It writes nothing when nothing was recorded. It returns the first invalid
 // Add since the last Flush, or the write error.
 func (r *Recorder) Flush() error {
@@ -234,101 +346,133 @@ func (r *Recorder) Flush() error {
 	addErr := r.err
 	r.err = nil
 
-	pending := make([]*metric, 0, len(r.metrics))
-	for _, m := range r.metrics {
-		if len(m.values) > 0 {
-			pending = append(pending, m)
-		}
+	pending := false
+	for i := range r.metrics {
+		pending = pending || r.metrics[i].n > 0
 	}
-	if len(pending) == 0 {
+	if !pending {
 		return addErr
 	}
-	ts := r.now().UnixMilli()
-	offsets := make([]int, len(pending)) // values already written, per pending metric
+	s := r.sink
+	ts := s.now().UnixMilli()
+	bp := s.buffer()
 	var writeErr error
-	for {
-		doc, more := r.document(ts, pending, offsets)
-		if doc == nil {
-			break
-		}
-		line, err := json.Marshal(doc)
-		if err == nil {
-			_, err = r.w.Write(append(line, '\n'))
-		}
-		if err != nil && writeErr == nil {
+	for more := true; more; {
+		*bp, more = r.appendDocument((*bp)[:0], ts)
+		if _, err := s.w.Write(*bp); err != nil && writeErr == nil {
 			writeErr = fmt.Errorf("metrics: write EMF document: %w", err)
 		}
-		if !more {
-			break
-		}
 	}
-	for _, m := range pending {
-		m.values = m.values[:0]
+	s.bufs.Put(bp)
+	for i := range r.metrics {
+		m := &r.metrics[i]
+		m.n, m.rest, m.written = 0, m.rest[:0], 0
 	}
 	return errors.Join(addErr, writeErr)
 }
 
-// document builds the next EMF document from the values not yet written
-// (offsets), taking at most MaxValuesPerMetric values of each of at most
-// MaxMetricsPerDocument metrics, and advances offsets. more reports whether
-// values remain after it.
-func (r *Recorder) document(ts int64, pending []*metric, offsets []int) (doc map[string]any, more bool) {
-	n := min(len(pending), MaxMetricsPerDocument)
-	defs := make([]metricDefinition, 0, n)
-	doc = make(map[string]any, len(r.dims)+n+1)
-	for i, m := range pending {
-		rest := len(m.values) - offsets[i]
-		if rest == 0 {
+// buffer returns a document buffer from the pool, or a new one large enough
+// for the processor's usual document.
+func (s *Sink) buffer() *[]byte {
+	if bp, ok := s.bufs.Get().(*[]byte); ok {
+		return bp
+	}
+	b := make([]byte, 0, 512)
+	return &b
+}
+
+// appendDocument appends the next EMF document, and its newline, from the
+// values not yet written: at most MaxValuesPerMetric values of each of at
+// most MaxMetricsPerDocument metrics. more reports whether values remain
+// after it. The layout is the specification's root node: the _aws metadata
+// object with Timestamp and one MetricDirective (Namespace, one dimension
+// set, the metric definitions), then each dimension's value and each
+// metric's value — a number, or an array of numbers — as top-level members.
+func (r *Recorder) appendDocument(b []byte, ts int64) (_ []byte, more bool) {
+	s := r.sink
+	b = append(b, `{"_aws":{"Timestamp":`...)
+	b = strconv.AppendInt(b, ts, 10)
+	b = append(b, s.head...)
+	taken := 0
+	for i := range r.metrics {
+		m := &r.metrics[i]
+		if m.written == m.n {
 			continue
 		}
-		if len(defs) == MaxMetricsPerDocument {
+		if taken == MaxMetricsPerDocument {
+			break
+		}
+		if taken > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"Name":`...)
+		b = appendString(b, m.name)
+		b = append(b, `,"Unit":"`...)
+		b = append(b, m.unit...) // a valid unit: no escaping needed
+		b = append(b, `"}`...)
+		taken++
+	}
+	b = append(b, s.tail...)
+	taken = 0
+	for i := range r.metrics {
+		m := &r.metrics[i]
+		if m.written == m.n {
+			continue
+		}
+		if taken == MaxMetricsPerDocument {
 			more = true
 			break
 		}
-		n := min(rest, MaxValuesPerMetric)
-		vals := m.values[offsets[i] : offsets[i]+n]
-		offsets[i] += n
-		if offsets[i] < len(m.values) {
-			more = true
-		}
-		defs = append(defs, metricDefinition{Name: m.name, Unit: m.unit})
-		if len(vals) == 1 {
-			doc[m.name] = vals[0]
+		taken++
+		k := min(m.n-m.written, MaxValuesPerMetric)
+		b = append(b, ',')
+		b = appendString(b, m.name)
+		b = append(b, ':')
+		if k == 1 {
+			b = appendFloat(b, m.value(m.written))
 		} else {
-			doc[m.name] = vals
+			b = append(b, '[')
+			for j := range k {
+				if j > 0 {
+					b = append(b, ',')
+				}
+				b = appendFloat(b, m.value(m.written+j))
+			}
+			b = append(b, ']')
+		}
+		m.written += k
+		more = more || m.written < m.n
+	}
+	return append(b, '}', '\n'), more
+}
+
+// appendFloat appends f as a JSON number, as encoding/json writes a float64:
+// plain decimal between 1e-6 and 1e21, exponent form outside.
+func appendFloat(b []byte, f float64) []byte {
+	abs := math.Abs(f)
+	if abs == 0 || abs >= 1e-6 && abs < 1e21 {
+		return strconv.AppendFloat(b, f, 'f', -1, 64)
+	}
+	b = strconv.AppendFloat(b, f, 'e', -1, 64)
+	// Shorten e-09 to e-9, as encoding/json does.
+	if n := len(b); b[n-4] == 'e' && b[n-3] == '-' && b[n-2] == '0' {
+		b[n-2] = b[n-1]
+		b = b[:n-1]
+	}
+	return b
+}
+
+// appendString appends s as a JSON string. Names and dimension values are
+// nearly always plain ASCII and copied as they are; anything else (a quote,
+// a backslash, a control character, non-ASCII) is escaped by encoding/json.
+func appendString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c >= utf8.RuneSelf {
+			q, _ := json.Marshal(s) // a string always marshals
+			return append(b, q...)
 		}
 	}
-	if len(defs) == 0 {
-		return nil, false
-	}
-	set := make([]string, len(r.dims))
-	for i, d := range r.dims {
-		set[i] = d.name
-		doc[d.name] = d.value
-	}
-	doc["_aws"] = metadata{
-		Timestamp: ts,
-		CloudWatchMetrics: []metricDirective{{
-			Namespace:  r.namespace,
-			Dimensions: [][]string{set},
-			Metrics:    defs,
-		}},
-	}
-	return doc, more
-}
-
-type metadata struct {
-	Timestamp         int64             `json:"Timestamp"`
-	CloudWatchMetrics []metricDirective `json:"CloudWatchMetrics"`
-}
-
-type metricDirective struct {
-	Namespace  string             `json:"Namespace"`
-	Dimensions [][]string         `json:"Dimensions"`
-	Metrics    []metricDefinition `json:"Metrics"`
-}
-
-type metricDefinition struct {
-	Name string `json:"Name"`
-	Unit Unit   `json:"Unit"`
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }

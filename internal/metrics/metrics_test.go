@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"strings"
 	"sync"
@@ -35,8 +36,10 @@ type emfDoc struct {
 	timestamp int64
 }
 
-// validateEMF parses line and checks it against the EMF specification: a
-// JSON object with _aws.Timestamp and _aws.CloudWatchMetrics; each directive
+// validateEMF parses line with encoding/json and checks it against the EMF
+// specification
+// (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Specification.html):
+// one JSON object with _aws.Timestamp and _aws.CloudWatchMetrics; each directive
 // has a namespace, dimension sets of at most 9 keys that each name a
 // top-level string, and at most 100 metrics, each with a valid unit and a
 // top-level number or array of 1-100 numbers.
@@ -45,8 +48,8 @@ func validateEMF(t *testing.T, line []byte) emfDoc {
 	var raw map[string]any
 	dec := json.NewDecoder(bytes.NewReader(line))
 	dec.UseNumber()
-	if err := dec.Decode(&raw); err != nil {
-		t.Fatalf("EMF line is not a JSON object: %v\n%s", err, line)
+	if err := dec.Decode(&raw); err != nil || dec.More() {
+		t.Fatalf("EMF line is not one JSON object (%v):\n%s", err, line)
 	}
 	aws, ok := raw["_aws"].(map[string]any)
 	if !ok {
@@ -166,23 +169,23 @@ func flushDocs(t *testing.T, r *Recorder, buf *bytes.Buffer) []emfDoc {
 	return docs
 }
 
-func newRecorder(t *testing.T, w *bytes.Buffer, opts ...Option) *Recorder {
+// newRecorder begins a Recorder on a new Sink writing to w.
+func newRecorder(t *testing.T, w io.Writer, opts ...Option) *Recorder {
 	t.Helper()
-	r, err := New(w, "TAP", "tap-processor", opts...)
+	s, err := NewSink(w, "TAP", "tap-processor", opts...)
 	if err != nil {
-		t.Fatalf("New() error = %v", err)
+		t.Fatalf("NewSink() error = %v", err)
 	}
-	return r
+	return s.Begin()
 }
 
 func TestFlushWritesOneValidDocument(t *testing.T) {
 	var buf bytes.Buffer
 	at := time.Date(2026, 3, 2, 14, 30, 0, 123e6, time.UTC)
 	r := newRecorder(t, &buf, WithClock(func() time.Time { return at }))
-	r.Add(EventsReceived, Count, 1)
 	r.Add(EventsApplied, Count, 1)
-	r.Add(ProcessingLatency, Milliseconds, 12.5)
-	r.Add(EndToEndLatency, Milliseconds, 840)
+	r.Add(PipelineLatency, Milliseconds, 12.5)
+	r.Add(TradeAge, Milliseconds, 840)
 	r.Add(ColdStart, Count, 1)
 
 	docs := flushDocs(t, r, &buf)
@@ -206,8 +209,8 @@ func TestFlushWritesOneValidDocument(t *testing.T) {
 		unit string
 		val  float64
 	}{
-		EventsReceived: {"Count", 1}, EventsApplied: {"Count", 1}, ColdStart: {"Count", 1},
-		ProcessingLatency: {"Milliseconds", 12.5}, EndToEndLatency: {"Milliseconds", 840},
+		EventsApplied: {"Count", 1}, ColdStart: {"Count", 1},
+		PipelineLatency: {"Milliseconds", 12.5}, TradeAge: {"Milliseconds", 840},
 	}
 	if len(d.units) != len(want) {
 		t.Errorf("document declares %d metrics, want %d: %v", len(d.units), len(want), d.units)
@@ -223,17 +226,17 @@ func TestRepeatedAddsBecomeAnArray(t *testing.T) {
 	var buf bytes.Buffer
 	r := newRecorder(t, &buf)
 	for _, v := range []float64{3, 1.25, 7} {
-		r.Add(ProcessingLatency, Milliseconds, v)
+		r.Add(PipelineLatency, Milliseconds, v)
 	}
 	docs := flushDocs(t, r, &buf)
 	if len(docs) != 1 {
 		t.Fatalf("got %d documents, want 1", len(docs))
 	}
-	if _, isArray := docs[0].raw[ProcessingLatency].([]any); !isArray {
-		t.Errorf("%s = %#v, want a JSON array", ProcessingLatency, docs[0].raw[ProcessingLatency])
+	if _, isArray := docs[0].raw[PipelineLatency].([]any); !isArray {
+		t.Errorf("%s = %#v, want a JSON array", PipelineLatency, docs[0].raw[PipelineLatency])
 	}
-	if got := fmt.Sprint(docs[0].values[ProcessingLatency]); got != "[3 1.25 7]" {
-		t.Errorf("%s values = %s, want [3 1.25 7]", ProcessingLatency, got)
+	if got := fmt.Sprint(docs[0].values[PipelineLatency]); got != "[3 1.25 7]" {
+		t.Errorf("%s values = %s, want [3 1.25 7]", PipelineLatency, got)
 	}
 }
 
@@ -302,7 +305,7 @@ func TestFlushResetsAndWritesNothingWhenEmpty(t *testing.T) {
 	if err := r.Flush(); err != nil || buf.Len() != 0 {
 		t.Fatalf("Flush() of nothing = %v and wrote %q, want nil and nothing", err, buf.String())
 	}
-	r.Add(EventsReceived, Count, 1)
+	r.Add(EventsApplied, Count, 1)
 	if docs := flushDocs(t, r, &buf); len(docs) != 1 {
 		t.Fatalf("got %d documents, want 1", len(docs))
 	}
@@ -336,7 +339,7 @@ func TestInvalidAddIsReportedByFlush(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var buf bytes.Buffer
 			r := newRecorder(t, &buf)
-			r.Add(EventsReceived, Count, 1)
+			r.Add(EventsApplied, Count, 1)
 			tt.add(r)
 			err := r.Flush()
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
@@ -348,7 +351,7 @@ func TestInvalidAddIsReportedByFlush(t *testing.T) {
 				t.Fatalf("got several documents: %s", line)
 			}
 			d := validateEMF(t, line)
-			if d.units[EventsReceived] != "Count" {
+			if d.units[EventsApplied] != "Count" {
 				t.Errorf("valid metric missing from %s", line)
 			}
 			if err := r.Flush(); err != nil {
@@ -391,14 +394,17 @@ func TestNewValidates(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := New(&bytes.Buffer{}, tt.namespace, "svc", tt.opts...)
+			_, err := NewSink(&bytes.Buffer{}, tt.namespace, "svc", tt.opts...)
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-				t.Errorf("New(%.20q) = %v, want an error containing %q", tt.namespace, err, tt.wantErr)
+				t.Errorf("NewSink(%.20q) = %v, want an error containing %q", tt.namespace, err, tt.wantErr)
+			}
+			if _, err := New(&bytes.Buffer{}, tt.namespace, "svc", tt.opts...); err == nil {
+				t.Errorf("New(%.20q) = nil error, want NewSink's", tt.namespace)
 			}
 		})
 	}
-	if _, err := New(&bytes.Buffer{}, "TAP", "svc", nine[:8]...); err != nil {
-		t.Errorf("New with 9 dimensions (service + 8) = %v, want nil", err)
+	if _, err := NewSink(&bytes.Buffer{}, "TAP", "svc", nine[:8]...); err != nil {
+		t.Errorf("NewSink with 9 dimensions (service + 8) = %v, want nil", err)
 	}
 }
 
@@ -424,7 +430,7 @@ func TestWriteErrorIsReturnedAndBufferCleared(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.Add(EventsReceived, Count, 1)
+	r.Add(EventsApplied, Count, 1)
 	if err := r.Flush(); err == nil || !strings.Contains(err.Error(), "stdout closed") {
 		t.Errorf("Flush() = %v, want the write error", err)
 	}
@@ -453,6 +459,7 @@ func TestUnitConstantsAreCloudWatchUnits(t *testing.T) {
 	}
 }
 
+// One Recorder may be used by several goroutines of its invocation.
 func TestConcurrentAdds(t *testing.T) {
 	var buf bytes.Buffer
 	r := newRecorder(t, &buf)
@@ -460,30 +467,178 @@ func TestConcurrentAdds(t *testing.T) {
 	for range 8 {
 		wg.Go(func() {
 			for range 10 {
-				r.Add(EventsReceived, Count, 1)
+				r.Add(EventsApplied, Count, 1)
 			}
 		})
 	}
 	wg.Wait()
 	total := 0
 	for _, d := range flushDocs(t, r, &buf) {
-		total += len(d.values[EventsReceived])
+		total += len(d.values[EventsApplied])
 	}
 	if total != 80 {
 		t.Errorf("%d values written, want 80", total)
 	}
 }
 
-// BenchmarkInvocation is the per-invocation cost: the processor's metrics
-// for one event, then Flush.
+// Invocations running at once on one Sink each write their own document
+// with exactly their own values, each in one Write.
+func TestConcurrentRecordersKeepTheirValues(t *testing.T) {
+	const n = 16
+	w := &writeCounter{}
+	s, err := NewSink(w, "TAP", "tap-processor")
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			r := s.Begin()
+			<-start
+			r.Add(EventsApplied, Count, 1)
+			r.Add(PipelineLatency, Milliseconds, float64(i))
+			if i%2 == 0 {
+				r.Add(ColdStart, Count, 1)
+			}
+			if err := r.Flush(); err != nil {
+				t.Errorf("invocation %d: Flush() = %v", i, err)
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	if w.writes != n {
+		t.Errorf("%d Write calls, want %d: one per document", w.writes, n)
+	}
+	seen := map[float64]bool{}
+	for _, line := range bytes.Split(bytes.TrimSuffix(w.buf.Bytes(), []byte("\n")), []byte("\n")) {
+		d := validateEMF(t, line)
+		lat := d.values[PipelineLatency]
+		if len(lat) != 1 || len(d.values[EventsApplied]) != 1 {
+			t.Fatalf("document %s holds %v, want one invocation's values", line, d.values)
+		}
+		i := lat[0]
+		if seen[i] {
+			t.Errorf("invocation %v written twice", i)
+		}
+		seen[i] = true
+		if wantCold := int(i)%2 == 0; (len(d.values[ColdStart]) == 1) != wantCold || len(d.values[ColdStart]) > 1 {
+			t.Errorf("invocation %v: ColdStart %v, want it only if it recorded one", i, d.values[ColdStart])
+		}
+	}
+	if len(seen) != n {
+		t.Errorf("%d invocations' documents, want %d", len(seen), n)
+	}
+}
+
+// writeCounter is a goroutine-safe writer that counts its Write calls.
+type writeCounter struct {
+	mu     sync.Mutex
+	buf    bytes.Buffer
+	writes int
+}
+
+func (w *writeCounter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.writes++
+	return w.buf.Write(p)
+}
+
+// Every document goes out in one Write, also when Flush splits.
+func TestOneWritePerDocument(t *testing.T) {
+	w := &writeCounter{}
+	r := newRecorder(t, w)
+	for v := range 250 {
+		r.Add(PipelineLatency, Milliseconds, float64(v))
+	}
+	if err := r.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	lines := bytes.Split(bytes.TrimSuffix(w.buf.Bytes(), []byte("\n")), []byte("\n"))
+	if w.writes != 3 || len(lines) != 3 {
+		t.Errorf("%d Write calls for %d documents, want 3 and 3", w.writes, len(lines))
+	}
+}
+
+// The hand-built document is what encoding/json reads back: strings that
+// need escaping, and numbers of every magnitude.
+func TestDocumentDecodesWithEncodingJSON(t *testing.T) {
+	nasty := "a\"b\\c\n\t\x01 é\u2028 \xff<&>"
+	values := []float64{0, 1, 0.1, 12.5, 123.4, -3, 1270000000, 1e-7, 1.5e-9, 1e21, 1.7976931348623157e308, 5e-324}
+	var buf bytes.Buffer
+	s, err := NewSink(&buf, "TAP/"+nasty, "svc "+nasty, WithDimension("dim"+nasty, nasty))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := s.Begin()
+	name := "metric" + nasty
+	for _, v := range values {
+		r.Add(name, None, v)
+	}
+	r.Add("single", Count, 1e-7)
+	d := flushDocs(t, r, &buf)[0]
+	// encoding/json reads invalid UTF-8 as U+FFFD, as it writes it.
+	clean := strings.ToValidUTF8(nasty, "\uFFFD")
+	if d.namespace != "TAP/"+clean || d.raw[ServiceDimension] != "svc "+clean || d.raw["dim"+clean] != clean {
+		t.Errorf("namespace %q, dimensions %v; want the strings back", d.namespace, d.raw)
+	}
+	if fmt.Sprint(d.dimSets) != fmt.Sprint([][]string{{ServiceDimension, "dim" + clean}}) {
+		t.Errorf("dimension sets = %q", d.dimSets)
+	}
+	got := d.values["metric"+clean]
+	if len(got) != len(values) {
+		t.Fatalf("%d values, want %d: %v", len(got), len(values), d.raw)
+	}
+	for i, v := range values {
+		if got[i] != v {
+			t.Errorf("value %d = %v, want %v", i, got[i], v)
+		}
+	}
+	if fmt.Sprint(d.values["single"]) != "[1e-07]" {
+		t.Errorf("single = %v, want [1e-07]", d.values["single"])
+	}
+	// The numbers are written as encoding/json writes them.
+	for _, v := range values {
+		want, _ := json.Marshal(v)
+		if got := appendFloat(nil, v); string(got) != string(want) {
+			t.Errorf("appendFloat(%v) = %s, want %s", v, got, want)
+		}
+	}
+}
+
+// A Recorder flushed twice writes each value once; values added after a
+// Flush go into the next.
+func TestRecordersShareNothing(t *testing.T) {
+	var buf bytes.Buffer
+	s, err := NewSink(&buf, "TAP", "svc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := s.Begin(), s.Begin()
+	a.Add(EventsApplied, Count, 1)
+	b.Add(EventsStale, Count, 1)
+	docs := flushDocs(t, a, &buf)
+	if len(docs) != 1 || len(docs[0].units) != 1 || docs[0].units[EventsApplied] != "Count" {
+		t.Errorf("first recorder wrote %v, want only %s", docs, EventsApplied)
+	}
+	docs = flushDocs(t, b, &buf)
+	if len(docs) != 1 || len(docs[0].units) != 1 || docs[0].units[EventsStale] != "Count" {
+		t.Errorf("second recorder wrote %v, want only %s", docs, EventsStale)
+	}
+}
+
+// BenchmarkInvocation is the per-invocation cost: Begin, the processor's
+// metrics for one applied event, then Flush.
 func BenchmarkInvocation(b *testing.B) {
-	r, _ := New(discard{}, "TAP", "tap-processor")
+	s, _ := NewSink(discard{}, "TAP/prod", "tap-processor")
 	b.ReportAllocs()
 	for b.Loop() {
-		r.Add(EventsReceived, Count, 1)
+		r := s.Begin()
 		r.Add(EventsApplied, Count, 1)
-		r.Add(ProcessingLatency, Milliseconds, 12.5)
-		r.Add(EndToEndLatency, Milliseconds, 840)
+		r.Add(PipelineLatency, Milliseconds, 212)
+		r.Add(TradeAge, Milliseconds, 840)
 		if err := r.Flush(); err != nil {
 			b.Fatal(err)
 		}

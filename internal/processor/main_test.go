@@ -51,7 +51,12 @@ const (
 	testFunctionName = "tap-test-processor"
 )
 
-func TestMain(m *testing.M) { os.Exit(motoserver.RunTests(m, "processor", &motoEndpoint)) }
+func TestMain(m *testing.M) {
+	if os.Getenv(benchMotoEnv) != "" {
+		os.Exit(serveBenchMoto()) // a benchmark's moto, out of its process (profile_test.go)
+	}
+	os.Exit(motoserver.RunTests(m, "processor", &motoEndpoint))
+}
 
 // awsConfig is an SDK config for endpoint (moto, a fault proxy or a closed
 // port) in testRegion.

@@ -80,6 +80,14 @@ type Deps struct {
 	Now func() time.Time
 }
 
+// LateTradeAge is the age (from transactTime) at which a trade is late when
+// its outcome is known: a replayed, redriven or late-published one. Only late
+// trades are recorded in the TradeAge metric. The others — nearly all — are
+// a few seconds old at most, and recording them would make every document
+// about 60 B larger (over the 300 B of DESIGN §5); their age is in the table
+// (the execution's transactTime and receivedAt).
+const LateTradeAge = time.Minute
+
 // Handler processes events. It is safe for concurrent use (the local invoker
 // runs several at once); in Lambda one invocation runs at a time.
 type Handler struct {
@@ -87,11 +95,10 @@ type Handler struct {
 	// plain serves unsampled invocations, traced sampled ones.
 	plain, traced clients
 	log           *slog.Logger
-	// metrics is flushed at the end of every invocation. Built once: the
-	// recorder reuses its buffers across flushes. When the local invoker runs
-	// invocations concurrently, a flush may carry another one's values too;
-	// the totals are the same.
-	metrics *metrics.Recorder
+	// metrics is shared and immutable; each invocation begins its own
+	// Recorder on it and flushes it once, so concurrent invocations never
+	// mix their values.
+	metrics *metrics.Sink
 	tracer  *tracing.Tracer
 	now     func() time.Time
 	// warm flips on the first invocation: the only state kept across
@@ -108,7 +115,7 @@ func New(cfg Config, deps Deps) (*Handler, error) {
 	if now == nil {
 		now = time.Now
 	}
-	rec, err := metrics.New(deps.Stdout, cfg.MetricsNamespace, cfg.ServiceName, metrics.WithClock(now))
+	sink, err := metrics.NewSink(deps.Stdout, cfg.MetricsNamespace, cfg.ServiceName, metrics.WithClock(now))
 	if err != nil {
 		return nil, fmt.Errorf("processor: %s: %w", EnvMetricsNamespace, err)
 	}
@@ -124,10 +131,12 @@ func New(cfg Config, deps Deps) (*Handler, error) {
 		cfg:     cfg,
 		plain:   plain,
 		traced:  traced,
-		metrics: rec,
-		log:     logging.New(deps.Stdout, cfg.ServiceName, cfg.LogLevel),
-		tracer:  deps.Tracer,
-		now:     now,
+		metrics: sink,
+		// Lazy: each invocation derives loggers with its own attributes,
+		// which are encoded only if it writes a line (see lazyHandler).
+		log:    slog.New(&lazyHandler{next: logging.New(deps.Stdout, cfg.ServiceName, cfg.LogLevel).Handler()}),
+		tracer: deps.Tracer,
+		now:    now,
 	}, nil
 }
 
@@ -141,7 +150,6 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) error {
 
 // Process handles one event and reports its outcome.
 func (h *Handler) Process(ctx context.Context, raw json.RawMessage) (Outcome, error) {
-	start := h.now()
 	cold := !h.warm.Swap(true)
 
 	header := tracing.TraceHeader(ctx)
@@ -151,8 +159,7 @@ func (h *Handler) Process(ctx context.Context, raw json.RawMessage) (Outcome, er
 		inv.RequestID = lc.AwsRequestID
 	}
 	log := logging.ForInvocation(h.log, inv)
-	rec := h.metrics
-	rec.Add(metrics.EventsReceived, metrics.Count, 1)
+	rec := h.metrics.Begin()
 	if cold {
 		rec.Add(metrics.ColdStart, metrics.Count, 1)
 	}
@@ -161,8 +168,6 @@ func (h *Handler) Process(ctx context.Context, raw json.RawMessage) (Outcome, er
 		c = h.traced
 	}
 	outcome, err := h.process(ctx, c, log, rec, raw)
-
-	rec.Add(metrics.ProcessingLatency, metrics.Milliseconds, ms(h.now().Sub(start)))
 	if ferr := rec.Flush(); ferr != nil {
 		log.Warn("metrics not written", slog.String("error", ferr.Error()))
 	}
@@ -181,8 +186,21 @@ type clients struct {
 	sqs   SQS
 }
 
+// process decodes and handles raw. Once its outcome is known (no error),
+// it records PipelineLatency: the time since EventBridge received the event.
+// There is none when the envelope has no time, nor for an archive replay,
+// which keeps the original time: its age is not the pipeline's.
 func (h *Handler) process(ctx context.Context, c clients, log *slog.Logger, rec *metrics.Recorder, raw []byte) (Outcome, error) {
 	d, err := event.Decode(raw, h.now())
+	outcome, err := h.handle(ctx, c, log, rec, raw, &d, err)
+	if err == nil && !d.Envelope.Time.IsZero() && d.Envelope.ReplayName == "" {
+		rec.Add(metrics.PipelineLatency, metrics.Milliseconds, ms(h.now().Sub(d.Envelope.Time)))
+	}
+	return outcome, err
+}
+
+// handle does what the decoded event d (or its decoding error) calls for.
+func (h *Handler) handle(ctx context.Context, c clients, log *slog.Logger, rec *metrics.Recorder, raw []byte, d *event.Decoded, err error) (Outcome, error) {
 	log = log.With(slog.String(logging.KeyCorrelationID, d.EventID), slog.String(logging.KeyOrderID, d.OrderID))
 	logging.DebugPayload(ctx, log, "event received", raw)
 	if err != nil {
@@ -192,7 +210,7 @@ func (h *Handler) process(ctx context.Context, c clients, log *slog.Logger, rec 
 			// retrying will not fix it either: dead-letter it.
 			verr = &event.ValidationError{Reason: event.ReasonMalformedJSON, Message: err.Error()}
 		}
-		return h.reject(ctx, c.sqs, log, rec, raw, d, Rejected, string(verr.Reason), verr.Message)
+		return h.reject(ctx, c.sqs, log, rec, raw, *d, Rejected, string(verr.Reason), verr.Message)
 	}
 	if d.Heartbeat != nil {
 		applied, err := c.store.RecordHeartbeat(ctx, *d.Heartbeat)
@@ -225,7 +243,7 @@ func (h *Handler) process(ctx context.Context, c clients, log *slog.Logger, rec 
 	if res.Outcome == store.Conflict {
 		msg := fmt.Sprintf("order %s seq %d is recorded with eventId %s, which wins the seq (the lowest eventId wins); this event (%s) reuses the seq",
 			r.OrderID, r.Seq, res.ExistingEventID, r.EventID)
-		return h.reject(ctx, c.sqs, log, rec, raw, d, Conflict, ReasonConflict, msg)
+		return h.reject(ctx, c.sqs, log, rec, raw, *d, Conflict, ReasonConflict, msg)
 	}
 
 	outcome := Outcome(res.Outcome)
@@ -237,7 +255,9 @@ func (h *Handler) process(ctx context.Context, c clients, log *slog.Logger, rec 
 	case Stale:
 		rec.Add(metrics.EventsStale, metrics.Count, 1)
 	}
-	rec.Add(metrics.EndToEndLatency, metrics.Milliseconds, ms(h.now().Sub(r.TransactTime)))
+	if age := h.now().Sub(r.TransactTime); age >= LateTradeAge {
+		rec.Add(metrics.TradeAge, metrics.Milliseconds, ms(age))
+	}
 	tracing.Annotate(ctx, r.OrderID, r.EventID, string(outcome))
 	// Applied events, and replicated copies the table already shows applied,
 	// are the bulk of the traffic and are counted in EMF; their fate is in
@@ -408,4 +428,10 @@ func sqsSafe(s string) string {
 	}, s)
 }
 
-func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+// ms is d in whole milliseconds, and 0 if d is negative (a clock ahead of
+// this one): CloudWatch computes no percentile of a metric with a negative
+// value. Whole milliseconds are precise enough for latencies of seconds and
+// ages of days, and keep the document short.
+func ms(d time.Duration) float64 {
+	return float64(max(d, 0).Round(time.Millisecond) / time.Millisecond)
+}

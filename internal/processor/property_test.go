@@ -215,21 +215,24 @@ func TestStreamIsAccountedFor(t *testing.T) {
 	if len(docs) != len(stream) {
 		t.Errorf("%d EMF documents, want one per delivery (%d)", len(docs), len(stream))
 	}
-	sums := map[string]int{}
+	sums := map[string]int{} // values per metric
 	for _, doc := range docs {
 		for name, v := range checkEMF(t, doc, start) {
-			if v.unit == metrics.Count {
-				sums[name] += len(v.values)
-			}
+			sums[name] += len(v.values)
 		}
 	}
 	wantSums := map[string]int{
-		metrics.EventsReceived:  len(stream),
+		metrics.PipelineLatency: len(stream), // every delivery has an envelope time
 		metrics.ColdStart:       len(shards), // one per Handler
 		metrics.EventsApplied:   counts[processor.Applied],
 		metrics.EventsDuplicate: counts[processor.Duplicate],
 		metrics.EventsStale:     counts[processor.Stale],
 		metrics.EventsRejected:  wantTotal, // every dead letter, displaced events included
+		// gen's trades are of January 2026: all late.
+		metrics.TradeAge: counts[processor.Applied] + counts[processor.Duplicate] + counts[processor.Stale],
+	}
+	if len(sums) != len(wantSums) {
+		t.Errorf("metrics %v, want exactly those of %v", sums, wantSums)
 	}
 	for name, want := range wantSums {
 		if sums[name] != want {

@@ -6,6 +6,10 @@ import (
 	"testing"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+
+	"github.com/tap-trading/tap/internal/infra"
+	"github.com/tap-trading/tap/internal/metrics"
+	"github.com/tap-trading/tap/internal/processor"
 )
 
 // TestRegionAlarms: each region has the alarms of DESIGN §5, on the right metric.
@@ -30,6 +34,7 @@ func TestRegionAlarms(t *testing.T) {
 		})},
 		{"rule-invocations-sent-to-dlq", "AWS/Events", "InvocationsSentToDlq", nil},
 		{"replication-latency", "AWS/DynamoDB", "ReplicationLatency", nil},
+		{"pipeline-latency-p99", n.MetricsNamespace(), metrics.PipelineLatency, nil},
 	}
 	for _, region := range cfg.Regions() {
 		tp := processingTemplate(region)
@@ -56,6 +61,40 @@ func TestDurationAlarmIsP99(t *testing.T) {
 				"AlarmName":         cfg.Names().Alarm(region, "processor-duration-p99"),
 				"ExtendedStatistic": "p99",
 				"Threshold":         0.8 * float64(cfg.ProcessorTimeout.Milliseconds()),
+			})
+		})
+	}
+}
+
+// TestPipelineLatencyAlarm: each region alarms when the p99 of the
+// processor's PipelineLatency over 5 minutes exceeds the threshold, on the
+// very series the processor writes: its EMF namespace and metric name, the
+// service dimension alone with the processor's service name.
+func TestPipelineLatencyAlarm(t *testing.T) {
+	n := cfg.Names()
+	for _, region := range cfg.Regions() {
+		t.Run(region, func(t *testing.T) {
+			hasResource(t, processingTemplate(region), "AWS::CloudWatch::Alarm", map[string]any{
+				"AlarmName":  n.Alarm(region, "pipeline-latency-p99"),
+				"Namespace":  n.MetricsNamespace(),
+				"MetricName": metrics.PipelineLatency,
+				"Dimensions": assertions.Match_Exact([]any{
+					map[string]any{"Name": metrics.ServiceDimension, "Value": n.ServiceName()},
+				}),
+				"ExtendedStatistic":  "p99",
+				"Period":             300,
+				"EvaluationPeriods":  1,
+				"Threshold":          float64(infra.PipelineLatencyThreshold.Milliseconds()),
+				"ComparisonOperator": "GreaterThanThreshold",
+				"TreatMissingData":   "notBreaching",
+			})
+			// The processor writes to the namespace and service the alarm reads.
+			hasResource(t, processingTemplate(region), "AWS::Lambda::Function", map[string]any{
+				"FunctionName": n.Processor(),
+				"Environment": map[string]any{"Variables": assertions.Match_ObjectLike(&map[string]any{
+					processor.EnvMetricsNamespace: n.MetricsNamespace(),
+					processor.EnvServiceName:      n.ServiceName(),
+				})},
 			})
 		})
 	}
