@@ -376,3 +376,31 @@ func TestParseBenchLine(t *testing.T) {
 		t.Errorf("parseBenchLine found a benchmark go test did not run")
 	}
 }
+
+// Restamp moves a generated event to now: the envelope's time to the second,
+// transactTime to the millisecond, everything else byte for byte.
+func TestRestamp(t *testing.T) {
+	events, _ := Events(5, 3, "us-east-1")
+	now := time.Date(2026, time.December, 5, 17, 30, 12, 345678901, time.UTC)
+	for i, raw := range events {
+		got := Restamp(raw, now)
+		d, err := event.Decode(got, now)
+		if err != nil {
+			t.Fatalf("event %d restamped does not decode: %v\n%s", i, err, got)
+		}
+		if want := now.Truncate(time.Second); !d.Envelope.Time.Equal(want) {
+			t.Errorf("event %d envelope time = %v, want %v", i, d.Envelope.Time, want)
+		}
+		if d.Report == nil || !d.Report.TransactTime.Equal(now.Truncate(time.Millisecond)) {
+			t.Errorf("event %d transactTime = %+v, want %v", i, d.Report, now.Truncate(time.Millisecond))
+		}
+		orig, _ := event.Decode(raw, now)
+		if orig.Report == nil || orig.Report.EventID != d.Report.EventID || orig.Report.Seq != d.Report.Seq || orig.Envelope.ID != d.Envelope.ID {
+			t.Errorf("event %d: restamping changed more than the times:\n%s\n%s", i, raw, got)
+		}
+	}
+	plain := []byte(`{"say":"ok"}`)
+	if got := Restamp(plain, now); !bytes.Equal(got, plain) {
+		t.Errorf("Restamp(%s) = %s, want it unchanged", plain, got)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/tap-trading/tap/internal/lambdaruntime"
+	"github.com/tap-trading/tap/internal/metrics"
 )
 
 // Assumptions the model cannot measure here, stated in the report.
@@ -352,20 +353,18 @@ type FixedMonth struct {
 	Lines []Line
 }
 
-// EMFCustomMetrics is how many custom metrics (metric name × dimension
-// set) the processor's EMF documents create in one region: what CloudWatch
-// bills a month. The one place to change when internal/metrics does.
-const EMFCustomMetrics = 8
-
-// TapFixed lists TAP's fixed monthly costs: per region 10 alarms, a
+// TapFixed lists TAP's fixed monthly costs: per region 11 alarms, a
 // dashboard, an alert key, the EMF metrics, and a heartbeat a minute
 // (published, processed, logged); the health alarm, health check.
 func TapFixed(p Prices, perEventBill float64) FixedMonth {
 	const heartbeatsPerMonth = 2 * 60 * 24 * 30
+	// Each EMF metric name, in its one dimension set, is a custom metric per
+	// region; the processor's tests hold every name it writes to metrics.Names.
+	emf := len(metrics.Names())
 	return FixedMonth{Lines: []Line{
-		{"CloudWatch alarms", "2 × 10 region alarms + the health alarm", 21 * p.AlarmMonth, false},
+		{"CloudWatch alarms", "2 × 11 region alarms + the health alarm", 23 * p.AlarmMonth, false},
 		{"CloudWatch dashboards", "1 per region", 2 * p.DashboardMonth, false},
-		{"EMF custom metrics", itoa(EMFCustomMetrics) + " metrics × 2 regions", 2 * EMFCustomMetrics * p.MetricMonth, false},
+		{"EMF custom metrics", itoa(emf) + " metrics × 2 regions", float64(2*emf) * p.MetricMonth, false},
 		{"Route 53 health check", "1", p.HealthCheckMonth, false},
 		{"KMS keys (alert topics)", "1 per region", 2 * p.KMSKeyMonth, false},
 		{"Heartbeats", "1 a minute per region, priced like an event", heartbeatsPerMonth * perEventBill, false},

@@ -1,6 +1,9 @@
 package bench
 
 import (
+	"bytes"
+	"time"
+
 	"github.com/google/uuid"
 
 	"github.com/tap-trading/tap/internal/awslocal"
@@ -55,4 +58,36 @@ func envelope(r *event.ExecutionReport, region string) []byte {
 		Time:       r.TransactTime,
 		Detail:     withID,
 	})
+}
+
+// Restamp returns ev as if its trade happened and was published at now: the
+// envelope's time (EventBridge's, whole seconds) and the detail's
+// transactTime (milliseconds) are set to now. The generated times lie in the
+// past (gen's fixed start), so without this every event of a run is days old
+// and the processor measures what it does for late trades, not for live
+// traffic: a TradeAge metric on every invocation and a pipeline latency of
+// months. Fields ev does not have are left alone; within one order the
+// restamped times still increase, as events are invoked in order.
+func Restamp(ev []byte, now time.Time) []byte {
+	now = now.UTC()
+	out := restampField(ev, `"time":"`, now.Truncate(time.Second))
+	return restampField(out, `"transactTime":"`, now.Truncate(time.Millisecond))
+}
+
+// restampField replaces the RFC 3339 value after the first key in ev.
+func restampField(ev []byte, key string, t time.Time) []byte {
+	i := bytes.Index(ev, []byte(key))
+	if i < 0 {
+		return ev
+	}
+	start := i + len(key)
+	end := bytes.IndexByte(ev[start:], '"')
+	if end < 0 {
+		return ev
+	}
+	end += start
+	out := make([]byte, 0, len(ev)+8)
+	out = append(out, ev[:start]...)
+	out = t.AppendFormat(out, time.RFC3339Nano)
+	return append(out, ev[end:]...)
 }

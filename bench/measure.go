@@ -149,12 +149,13 @@ func (h *harness) err() error {
 	return nil
 }
 
-// invoke runs one event and turns a function error into an error: every
-// generated event is valid, so any failure is a failure of the run.
+// invoke runs one event, published and traded now (Restamp), and turns a
+// function error into an error: every generated event is valid, so any
+// failure is a failure of the run.
 func (h *harness) invoke(i int, payload []byte) (lambdaruntime.Result, error) {
 	ctx, cancel := context.WithTimeout(h.ctx, invokeTimeout)
 	defer cancel()
-	res, err := h.srv.Invoke(ctx, payload)
+	res, err := h.srv.Invoke(ctx, Restamp(payload, time.Now()))
 	if err != nil {
 		if cause := h.err(); cause != nil {
 			err = cause

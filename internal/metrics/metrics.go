@@ -43,6 +43,12 @@ const (
 	ColdStart = "ColdStart"
 )
 
+// Names lists every metric above: with the one dimension set, each is one
+// CloudWatch custom metric per region, which is what the bill counts.
+func Names() []string {
+	return []string{EventsApplied, EventsDuplicate, EventsStale, EventsRejected, PipelineLatency, TradeAge, ColdStart}
+}
+
 // ServiceDimension is the dimension every metric carries; its value is the
 // service name given to NewSink.
 const ServiceDimension = "service"

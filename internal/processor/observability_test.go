@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -270,6 +271,9 @@ func checkEMF(t *testing.T, doc map[string]any, since time.Time) map[string]emfV
 		}
 		if !metrics.Unit(m.Unit).Valid() {
 			t.Errorf("metric %s unit %q is not a CloudWatch unit", m.Name, m.Unit)
+		}
+		if !slices.Contains(metrics.Names(), m.Name) {
+			t.Errorf("metric %s is not in metrics.Names(), which the bill counts", m.Name)
 		}
 		v := emfValue{unit: metrics.Unit(m.Unit)}
 		switch x := doc[m.Name].(type) {
