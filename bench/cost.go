@@ -312,7 +312,7 @@ func TwoRegionBill(name string, p Prices, dep Deployment, a, b PassCost, measure
 		{LineDDBReplication, fmtRepl(a.Units, b.Units), (a.Units.ReplicatedOut+b.Units.ReplicatedOut)*p.RWRUPerM + (a.Units.IndexOut+b.Units.IndexOut)*p.WRUPerM, measured},
 		{LineDDBSecondary, fmtUnits(b.Units), (b.Units.WRU*p.WRUPerM + b.Units.RRU*p.RRUPerM), measured},
 		{LineLogs, fmtLogBytes(a.LogBytes, b.LogBytes), m * (a.LogBytes + b.LogBytes) / (1 << 30) * p.LogsIngestGB, measured},
-		{LineXRay, fmtPct(2 * XRaySampled), 2 * XRaySampled * p.XRayTracePerM, false},
+		{LineXRay, fmtPct(XRaySampled) + ", 2 per event", 2 * XRaySampled * p.XRayTracePerM, false},
 	}}
 }
 

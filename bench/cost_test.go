@@ -3,6 +3,7 @@ package bench
 import (
 	"math"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -280,5 +281,23 @@ func TestIssue15Targets(t *testing.T) {
 		if got := met(f); !slices.Equal(got, tc.want) {
 			t.Errorf("%s: verdicts %v, want %v", tc.name, got, tc.want)
 		}
+	}
+}
+
+// A missed own-time target is explained from the SDK floor's own time in
+// the same rounds: over the target too means the machine, under it means
+// TAP's own work.
+func TestOwnTimeMissedNamesTheCause(t *testing.T) {
+	f := targetFigures{selfP50: 2100 * time.Microsecond, sdkSelfP50: 1930 * time.Microsecond,
+		sdkSelfMin: 1680 * time.Microsecond, sdkSelfMax: 2080 * time.Microsecond}
+	got := ownTimeMissed(f)
+	for _, want := range []string{"1.93 ms p50", "92 % of TAP's 2.10 ms", "TAP adds 0.170 ms", "floor itself is over 2.00 ms"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("ownTimeMissed = %q, want it to contain %q", got, want)
+		}
+	}
+	f.sdkSelfMax = 1900 * time.Microsecond
+	if got := ownTimeMissed(f); !strings.Contains(got, "the next place to cut") {
+		t.Errorf("with the floor under the target: %q, want TAP's own work named", got)
 	}
 }

@@ -41,6 +41,9 @@ type targetFigures struct {
 	// it (median of the rounds), selfMin and selfMax the rounds' range.
 	memoryMB                  int
 	selfP50, selfMin, selfMax time.Duration
+	// sdkSelfP50, sdkSelfMin and sdkSelfMax are the SDK floor's own time
+	// p50 in the same rounds, scaled alike: what the two requests alone cost.
+	sdkSelfP50, sdkSelfMin, sdkSelfMax time.Duration
 	// ratioMedian is the median of the per-round CPU ratios (ratioMin and
 	// ratioMax their range), ratioOfMedians the medians' ratio; tapCPU and
 	// sdkCPU the medians.
@@ -68,8 +71,9 @@ func issue15Targets(f targetFigures) []Target {
 		},
 		{
 			Goal: fmt.Sprintf("processor own time p50 ≤ %s at the default memory (%d MB), median of %d rounds", fmtMs(targetSelfP50), f.memoryMB, f.rounds),
-			Got:  fmt.Sprintf("%s (rounds %s–%s)", fmtMs(f.selfP50), fmtMs(f.selfMin), fmtMs(f.selfMax)),
-			Met:  f.selfP50 <= targetSelfP50,
+			Got: fmt.Sprintf("%s (rounds %s–%s); the SDK floor's, same rounds: %s (%s–%s)",
+				fmtMs(f.selfP50), fmtMs(f.selfMin), fmtMs(f.selfMax), fmtMs(f.sdkSelfP50), fmtMs(f.sdkSelfMin), fmtMs(f.sdkSelfMax)),
+			Met: f.selfP50 <= targetSelfP50,
 		},
 		{
 			Goal: fmt.Sprintf("CPU per event ≤ %.2f× the SDK-minimal floor's, as the median of the per-round ratios and as the ratio of the medians", targetCPUOverSDK),
@@ -100,12 +104,15 @@ func (m model) figures() targetFigures {
 	if len(d.Rounds) == 0 {
 		f.selfP50 = scaled(float64(m.tapA.SelfP50))
 		f.selfMin, f.selfMax = f.selfP50, f.selfP50
+		f.sdkSelfP50 = scaled(float64(m.sdk.SelfP50))
+		f.sdkSelfMin, f.sdkSelfMax = f.sdkSelfP50, f.sdkSelfP50
 		ratio := float64(m.tapA.CPU) / float64(max(m.sdk.CPU, 1))
 		f.ratioMedian, f.ratioMin, f.ratioMax, f.ratioOfMedians = ratio, ratio, ratio, ratio
 		return f
 	}
 	s := Summarize(d.Rounds)
 	f.selfP50, f.selfMin, f.selfMax = scaled(s.TapSelfP50.Median), scaled(s.TapSelfP50.Min), scaled(s.TapSelfP50.Max)
+	f.sdkSelfP50, f.sdkSelfMin, f.sdkSelfMax = scaled(s.SDKSelfP50.Median), scaled(s.SDKSelfP50.Min), scaled(s.SDKSelfP50.Max)
 	f.ratioMedian, f.ratioMin, f.ratioMax, f.ratioOfMedians = s.CPURatio.Median, s.CPURatio.Min, s.CPURatio.Max, s.RatioOfMedians
 	return f
 }
@@ -116,8 +123,35 @@ func (r Report) writeTargets(b *strings.Builder, m model) {
 	for _, t := range issue15Targets(m.figures()) {
 		fmt.Fprintf(b, "- %s: %s — %s\n", t.Goal, t.Got, verdict(t.Met))
 	}
+	f := m.figures()
+	if f.selfP50 > targetSelfP50 {
+		fmt.Fprint(b, ownTimeMissed(f))
+	}
 	fmt.Fprintf(b, "\nFor scale: TAP's CPU per event is %.2f× the raw net/http floor's (%s, one pass) and %.2f× the peer's (%s).\n",
 		float64(m.tapA.CPU)/float64(max(d.Raw.CPU, 1)), fmtMs(d.Raw.CPU), float64(m.tapA.CPU)/float64(max(d.Peer.CPU, 1)), fmtMs(d.Peer.CPU))
+}
+
+// ownTimeMissed explains a missed own-time target from the same rounds:
+// how much of TAP's own time the SDK floor (two requests, nothing else)
+// spends too, and where the rest goes.
+func ownTimeMissed(f targetFigures) string {
+	extra := f.selfP50 - f.sdkSelfP50
+	var b strings.Builder
+	fmt.Fprintf(&b, "\nWhy own time p50 is over %s: the SDK floor — the same two requests through a minimally configured client, "+
+		"no decoding, validation, logs, metrics or traces — takes %s p50 in the same rounds (%s–%s), %.0f %% of TAP's %s. ",
+		fmtMs(targetSelfP50), fmtMs(f.sdkSelfP50), fmtMs(f.sdkSelfMin), fmtMs(f.sdkSelfMax),
+		100*float64(f.sdkSelfP50)/float64(max(f.selfP50, 1)), fmtMs(f.selfP50))
+	if extra > 0 {
+		fmt.Fprintf(&b, "TAP adds %s on top (decode and validate, the write plan, the EMF document, the Lambda client library; "+
+			"\"Where TAP's CPU goes\" below splits it by package). ", fmtMs(extra))
+	}
+	if f.sdkSelfMax > targetSelfP50 {
+		fmt.Fprintf(&b, "The floor itself is over %s in some rounds on this machine: what remains is the SDK's signing, "+
+			"serialization and HTTP on a 2-core machine shared with moto, and no change to TAP's own code brings it under the target here.\n", fmtMs(targetSelfP50))
+	} else {
+		fmt.Fprintf(&b, "The floor stays under %s here, so the difference is TAP's own work: the next place to cut.\n", fmtMs(targetSelfP50))
+	}
+	return b.String()
 }
 
 // verdict is a target's verdict as the report prints it.
