@@ -285,19 +285,27 @@ func TestIssue15Targets(t *testing.T) {
 }
 
 // A missed own-time target is explained from the SDK floor's own time in
-// the same rounds: over the target too means the machine, under it means
-// TAP's own work.
+// the same rounds and from the profiles: a floor over the target names the
+// machine; a handler no heavier than the floor in process puts the rest
+// around it; a heavier one names the handler.
 func TestOwnTimeMissedNamesTheCause(t *testing.T) {
 	f := targetFigures{selfP50: 2100 * time.Microsecond, sdkSelfP50: 1930 * time.Microsecond,
-		sdkSelfMin: 1680 * time.Microsecond, sdkSelfMax: 2080 * time.Microsecond}
+		sdkSelfMin: 1680 * time.Microsecond, sdkSelfMax: 2080 * time.Microsecond,
+		handlerCPU: 1120 * time.Microsecond, floorCPU: 1210 * time.Microsecond}
 	got := ownTimeMissed(f)
-	for _, want := range []string{"1.93 ms p50", "92 % of TAP's 2.10 ms", "TAP adds 0.170 ms", "floor itself is over 2.00 ms"} {
+	for _, want := range []string{"1.93 ms p50", "92 % of TAP's 2.10 ms", "TAP adds 0.170 ms", "floor itself is over 2.00 ms", "aws-lambda-go"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("ownTimeMissed = %q, want it to contain %q", got, want)
 		}
 	}
 	f.sdkSelfMax = 1900 * time.Microsecond
-	if got := ownTimeMissed(f); !strings.Contains(got, "the next place to cut") {
-		t.Errorf("with the floor under the target: %q, want TAP's own work named", got)
+	f.handlerCPU = 1360 * time.Microsecond
+	got = ownTimeMissed(f)
+	if strings.Contains(got, "floor itself") || !strings.Contains(got, "the handler adds 0.150 ms") {
+		t.Errorf("with the floor under the target and a heavier handler: %q, want the handler named", got)
+	}
+	f.handlerCPU, f.floorCPU = 0, 0
+	if got := ownTimeMissed(f); !strings.Contains(got, "No profile") {
+		t.Errorf("without profiles: %q, want it said", got)
 	}
 }
