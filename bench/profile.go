@@ -342,19 +342,8 @@ func (r Report) writeProfiles(b *strings.Builder) {
 	fmt.Fprintf(b, "process, is not in it. pprof samples every 10 ms: one sample is %s per event, so small rows are noise.\n\n",
 		fmtMicros(ps[0].PerEvent(10*time.Millisecond)))
 
-	fmt.Fprintf(b, "| where |")
-	for _, p := range ps {
-		fmt.Fprintf(b, " %s: flat %% | µs per event |", p.Label)
-	}
 	diff := len(ps) == 2
-	if diff {
-		fmt.Fprintf(b, " difference, µs per event |")
-	}
-	fmt.Fprintf(b, "\n|---|%s", strings.Repeat("---:|---:|", len(ps)))
-	if diff {
-		fmt.Fprintf(b, "---:|")
-	}
-	fmt.Fprintf(b, "\n")
+	writeProfileHeader(b, "where", ps, diff)
 	groups := make([][]Flat, len(ps))
 	for i, p := range ps {
 		groups[i] = ByGroup(p.Packages)
@@ -416,18 +405,8 @@ func (r Report) writeProfiles(b *strings.Builder) {
 	slices.SortFunc(names, func(a, c string) int {
 		return cmp.Or(cmp.Compare(flatOf(ps[0], c), flatOf(ps[0], a)), cmp.Compare(a, c))
 	})
-	fmt.Fprintf(b, "\nBy package (the %d heaviest on either side):\n\n| package |", topPackages)
-	for _, p := range ps {
-		fmt.Fprintf(b, " %s: flat %% | µs per event |", p.Label)
-	}
-	if diff {
-		fmt.Fprintf(b, " difference, µs per event |")
-	}
-	fmt.Fprintf(b, "\n|---|%s", strings.Repeat("---:|---:|", len(ps)))
-	if diff {
-		fmt.Fprintf(b, "---:|")
-	}
-	fmt.Fprintf(b, "\n")
+	fmt.Fprintf(b, "\nBy package (the %d heaviest on either side):\n\n", topPackages)
+	writeProfileHeader(b, "package", ps, diff)
 	for _, n := range names {
 		flats := make([]time.Duration, len(ps))
 		for i, p := range ps {
@@ -448,4 +427,22 @@ func fmtMicros(d time.Duration) string {
 		return fmt.Sprintf("%.0f µs", us)
 	}
 	return fmt.Sprintf("%.1f µs", us)
+}
+
+// writeProfileHeader writes the header rows of a profile table whose first
+// column is first: each profile's share and µs per event, and their
+// difference when there are two.
+func writeProfileHeader(b *strings.Builder, first string, ps []Profile, diff bool) {
+	fmt.Fprintf(b, "| %s |", first)
+	for _, p := range ps {
+		fmt.Fprintf(b, " %s: flat %% | µs per event |", p.Label)
+	}
+	if diff {
+		fmt.Fprintf(b, " difference, µs per event |")
+	}
+	fmt.Fprintf(b, "\n|---|%s", strings.Repeat("---:|---:|", len(ps)))
+	if diff {
+		fmt.Fprintf(b, "---:|")
+	}
+	fmt.Fprintf(b, "\n")
 }
