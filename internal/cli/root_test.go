@@ -64,7 +64,7 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"order", "get", "x", "--local"}, ExitFailure, "no local pipeline is running", ""},
 		{[]string{"local", "--aws-endpoint", "http://127.0.0.1:1"}, ExitFailure, "nothing answers at --aws-endpoint http://127.0.0.1:1: start moto_server there", ""},
 		{[]string{"send", "--bus", "b"}, ExitUsage, "no events in stdin", ""},
-		{[]string{"send", "--bus", "b"}, ExitFailure, "line 1: want one JSON object per line: an event detail or a PutEvents entry, got a JSON array", "[1,2]\n"},
+		{[]string{"send", "--bus", "b"}, ExitFailure, "entry 1 (line 1): want a JSON object: an event detail or a PutEvents entry, got a JSON number", "[1,2]\n"},
 		{[]string{"send", "--bus", "b"}, ExitFailure, "Source must be a JSON string, not a number", `{"DetailType":"x","Detail":"{}","Source":5}` + "\n"},
 	} {
 		r := f.run(tc.stdin, tc.args...)

@@ -113,7 +113,8 @@ func (a *app) sendCmd() *cobra.Command {
 ExecutionReport (or Heartbeat) detail, sent with source tap.trading, or a full
 PutEvents entry ({"Source", "DetailType", "Detail", "EventBusName"...} as the
 AWS CLI takes them; Detail a JSON string or object). Blank lines and lines
-starting with # are skipped.
+starting with # are skipped. The input may instead be one JSON array of such
+entries or details, the file the AWS CLI's --entries file://… takes.
 
 Events go through the environment's global endpoint (PutEvents with
 EndpointId, signed with SigV4a by the AWS SDK), or to a regional bus with
@@ -128,6 +129,7 @@ the command exits 1 if any event is still not accepted.`,
 
   # into the local pipeline: the repository's example order lifecycle, then a heartbeat from stdin
   tapctl send --local --file examples/lifecycle.jsonl
+  tapctl send --local --file examples/put-events.json
   echo '{"region":"us-east-1","sentAt":"2026-01-05T14:30:00Z"}' | tapctl send --local`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -183,7 +185,7 @@ the command exits 1 if any event is still not accepted.`,
 			return nil
 		},
 	}
-	cmd.Flags().StringVarP(&file, "file", "f", "-", "JSON lines to send; - for stdin")
+	cmd.Flags().StringVarP(&file, "file", "f", "-", "JSON lines (or one JSON array of entries) to send; - for stdin")
 	pf.register(cmd, 1)
 	return cmd
 }
@@ -208,14 +210,37 @@ func inputName(file string) string {
 	return file
 }
 
-// readEntries reads JSON lines into PutEvents entries for bus, and the line
-// number of each.
+// readEntries reads the input into PutEvents entries for bus, and the line
+// each starts on. The input is JSON lines (a detail or an entry per line;
+// blank lines and # comments skipped) or, as the AWS CLI's
+// `put-events --entries file://…` takes it, one JSON array of entries.
 func readEntries(r io.Reader, bus string) ([]ebtypes.PutEventsRequestEntry, []int, error) {
-	sc := bufio.NewScanner(r)
+	br := bufio.NewReaderSize(r, 64<<10)
+	skipped := 0 // newlines before the first non-space byte
+	for {
+		c, err := br.ReadByte()
+		if err == io.EOF {
+			return nil, nil, nil
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("read events: %w", err)
+		}
+		if c == '\n' {
+			skipped++
+		}
+		if c != ' ' && c != '\t' && c != '\r' && c != '\n' {
+			_ = br.UnreadByte()
+			if c == '[' {
+				return readEntryArray(br, bus, skipped+1)
+			}
+			break
+		}
+	}
+	sc := bufio.NewScanner(br)
 	sc.Buffer(make([]byte, 64<<10), 2<<20)
 	var entries []ebtypes.PutEventsRequestEntry
 	var lines []int
-	for n := 1; sc.Scan(); n++ {
+	for n := skipped + 1; sc.Scan(); n++ {
 		line := bytes.TrimSpace(sc.Bytes())
 		if len(line) == 0 || line[0] == '#' {
 			continue
@@ -229,6 +254,55 @@ func readEntries(r io.Reader, bus string) ([]ebtypes.PutEventsRequestEntry, []in
 	}
 	if err := sc.Err(); err != nil {
 		return nil, nil, fmt.Errorf("read events: %w", err)
+	}
+	return entries, lines, nil
+}
+
+// maxEntryArray bounds an entry array read whole: PutEvents takes 256 KB a
+// request, so a file of entries this size is already 64 requests' worth.
+const maxEntryArray = 16 << 20
+
+// readEntryArray reads one JSON array of entries (or details) starting on
+// line first, and nothing after it.
+func readEntryArray(r io.Reader, bus string, first int) ([]ebtypes.PutEventsRequestEntry, []int, error) {
+	data, err := io.ReadAll(io.LimitReader(r, maxEntryArray+1))
+	if err != nil {
+		return nil, nil, fmt.Errorf("read events: %w", err)
+	}
+	if len(data) > maxEntryArray {
+		return nil, nil, fmt.Errorf("the array of entries is over %d MiB; split it, or send JSON lines, which are read a line at a time", maxEntryArray>>20)
+	}
+	lineAt := func(off int64) int {
+		off = min(off, int64(len(data)))
+		for off < int64(len(data)) && bytes.IndexByte([]byte(" \t\r\n,"), data[off]) >= 0 {
+			off++
+		}
+		return first + bytes.Count(data[:off], []byte("\n"))
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if _, err := dec.Token(); err != nil { // the '[' seen by the caller
+		return nil, nil, fmt.Errorf("line %d: %w", first, err)
+	}
+	var entries []ebtypes.PutEventsRequestEntry
+	var lines []int
+	for i := 1; dec.More(); i++ {
+		line := lineAt(dec.InputOffset())
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return nil, nil, fmt.Errorf("entry %d (line %d): invalid JSON: %v", i, line, err)
+		}
+		e, err := entryOf(raw, bus)
+		if err != nil {
+			return nil, nil, fmt.Errorf("entry %d (line %d): %w", i, line, err)
+		}
+		entries = append(entries, e)
+		lines = append(lines, line)
+	}
+	if _, err := dec.Token(); err != nil {
+		return nil, nil, fmt.Errorf("line %d: the array of entries does not end: %v", lineAt(dec.InputOffset()), err)
+	}
+	if rest := bytes.TrimSpace(data[dec.InputOffset():]); len(rest) > 0 {
+		return nil, nil, fmt.Errorf("line %d: text after the array of entries: give one array, or JSON lines", lineAt(dec.InputOffset()))
 	}
 	return entries, lines, nil
 }
@@ -267,7 +341,7 @@ func entryOf(line []byte, bus string) (ebtypes.PutEventsRequestEntry, error) {
 // notAnObject explains a line that is not a JSON object in the user's
 // terms (JSON kinds, not Go types).
 func notAnObject(line []byte, err error) error {
-	const want = "want one JSON object per line: an event detail or a PutEvents entry"
+	const want = "want a JSON object: an event detail or a PutEvents entry"
 	var te *json.UnmarshalTypeError
 	if errors.As(err, &te) {
 		return fmt.Errorf("%s, got a JSON %s", want, te.Value)

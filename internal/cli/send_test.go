@@ -64,7 +64,7 @@ func TestSendRejectsBadInput(t *testing.T) {
 		code  int
 		says  string
 	}{
-		{"{\"eventId\":\"x\"}\nnot json\n", ExitFailure, "line 2: want one JSON object per line: an event detail or a PutEvents entry: invalid JSON at byte 2"},
+		{"{\"eventId\":\"x\"}\nnot json\n", ExitFailure, "line 2: want a JSON object: an event detail or a PutEvents entry: invalid JSON at byte 2"},
 		{`{"Source":"tap.trading","Detail":"{}"}`, ExitFailure, "line 1: a PutEvents entry needs DetailType and Detail"},
 		{"# only a comment\n", ExitUsage, "no events in stdin"},
 	} {
@@ -220,5 +220,48 @@ func TestSendFindsEndpointIDInFailoverStack(t *testing.T) {
 	_ = json.Unmarshal(fake.calls()[1].Body, &in)
 	if in.EndpointID != "fromenv.veo" {
 		t.Errorf("EndpointId = %q, want fromenv.veo (TAP_ENDPOINT_ID wins over the stack)", in.EndpointID)
+	}
+}
+
+// The AWS CLI's form — one JSON array of entries, as `aws events put-events
+// --entries file://…` takes it — is read like JSON lines, and its entries
+// are named by their place and line in errors.
+func TestSendTakesAnArrayOfEntries(t *testing.T) {
+	f := newFixture(t)
+	d := f.deploy(primary)
+	input := `
+[
+  {"Source": "tap.trading", "DetailType": "ExecutionReport",
+   "Detail": "{\"eventId\":\"33333333-3333-4333-8333-333333333333\",\"orderId\":\"o3\"}"},
+  {"region": "us-east-1", "sentAt": "2026-01-05T14:30:00Z"}
+]
+`
+	var res sendResult
+	f.run(input, "send", "--bus", f.names.Bus(), "-o", "json").want(t, ExitOK).decode(t, &res)
+	if res.Events != 2 || res.Accepted != 2 || len(res.Failed) != 0 {
+		t.Errorf("send result = %+v, want 2 events accepted", res)
+	}
+	got := map[string]bool{}
+	for _, det := range d.captured(t) {
+		got[fmt.Sprint(det["eventId"], det["region"])] = true
+	}
+	for _, want := range []string{"33333333-3333-4333-8333-333333333333<nil>", "<nil>us-east-1"} {
+		if !got[want] {
+			t.Errorf("bus did not receive %s; got %v", want, got)
+		}
+	}
+
+	for _, tc := range []struct{ input, says string }{
+		{"[\n {\"eventId\":\"x\"},\n 5\n]", "entry 2 (line 3): want a JSON object: an event detail or a PutEvents entry, got a JSON number"},
+		{"[\n {\"Source\":\"tap.trading\",\"Detail\":\"{}\"}\n]", "entry 1 (line 2): a PutEvents entry needs DetailType and Detail"},
+		{"[{\"eventId\":\"x\"}", "the array of entries does not end"},
+		{"[{\"eventId\":\"x\"}]\n{\"eventId\":\"y\"}\n", "line 2: text after the array of entries"},
+		{"[\n {\"eventId\":\"x\",}\n]", "entry 1 (line 2): invalid JSON"},
+		{"[]", "no events in stdin"},
+	} {
+		r := f.run(tc.input, "send", "--bus", "b")
+		if r.code == ExitOK || !contains(r.stderr, tc.says) {
+			t.Errorf("send %q: exit %d stderr %q, want a failure saying %q", tc.input, r.code, r.stderr, tc.says)
+		}
 	}
 }
