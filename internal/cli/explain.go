@@ -33,8 +33,9 @@ func explain(err error) error {
 		}
 	case noCredentials(msg):
 		return hint(err, "no AWS credentials found: "+noCredentialsHint)
-	case errors.Is(err, syscall.ECONNREFUSED):
-		return hint(err, "nothing answers at that endpoint: if it is the local pipeline, is `tapctl local` still running?")
+	case errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET):
+		return hint(err, "nothing answers at that endpoint: if it is the local pipeline, is `tapctl local` still running? "+
+			"With --regions, a cut region refuses: type `heal REGION` there, or read the other region with --region")
 	}
 	return err
 }

@@ -86,9 +86,19 @@ func (f *fixture) run(stdin string, args ...string) result {
 }
 
 func (f *fixture) runContext(ctx context.Context, stdin string, args ...string) result {
+	return f.runReader(ctx, strings.NewReader(stdin), nil, args...)
+}
+
+// runReader runs tapctl with stdin read as it comes (commands typed into a
+// running `tapctl local --regions`); stderr, when not nil, also gets what
+// tapctl writes there, as it writes it.
+func (f *fixture) runReader(ctx context.Context, stdin io.Reader, stderr io.Writer, args ...string) result {
 	var out, errOut syncBuffer
 	env := f.env
-	env.Stdin, env.Stdout, env.Stderr = strings.NewReader(stdin), &out, &errOut
+	env.Stdin, env.Stdout, env.Stderr = stdin, &out, &errOut
+	if stderr != nil {
+		env.Stderr = io.MultiWriter(&errOut, stderr)
+	}
 	code := Main(ctx, args, env)
 	return result{stdout: out.String(), stderr: errOut.String(), code: code}
 }

@@ -51,6 +51,13 @@ func (a *app) runRegions(ctx context.Context, f drillFlags, concurrency int, pro
 		Resources: local.Resources{Endpoint: e.EndpointURL(), Region: dc.Primary, Env: twin.DefaultEnv, Bus: regions[0].Bus, Table: regions[0].Table},
 		PID:       os.Getpid(), StartedAt: a.env.Now().UTC(),
 	}
+	// Reads (order get, dlq list) go to a region's own local AWS.
+	for _, r := range regions {
+		st.Regions = append(st.Regions, local.Resources{
+			Endpoint: r.Endpoint, Region: r.Name, Env: twin.DefaultEnv, Bus: r.Bus, Table: r.Table,
+			ProcessingDLQURL: r.ProcessingDLQURL, DeliveryDLQURL: r.DeliveryDLQURL,
+		})
+	}
 	if err := local.WriteState(statePath, st); err != nil {
 		return err
 	}

@@ -64,7 +64,13 @@ func (p *publishFlags) publisher(ctx context.Context, a *app) (publisher, error)
 		return publisher{}, usagef("--endpoint-id, --bus and --local choose where events go: give one of them")
 	}
 	opts := publish.Options{MaxAttempts: p.maxAttempts, Concurrency: p.concurrency}
-	t, err := a.target(ctx, p.useLocal)
+	var t target
+	var err error
+	if p.useLocal {
+		t, err = a.localTarget(ctx, true)
+	} else {
+		t, err = a.target(ctx, false)
+	}
 	if err != nil {
 		return publisher{}, err
 	}

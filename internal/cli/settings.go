@@ -95,26 +95,50 @@ func (a *app) aws(ctx context.Context, region string) (target, error) {
 	return target{cfg: cfg, names: a.names(), region: region, app: a}, nil
 }
 
-// target returns the local pipeline's target when useLocal, else the
+// target returns the local pipeline's target when useLocal (to read from:
+// in two regions the one --region names, the primary by default), else the
 // --region target in AWS.
 func (a *app) target(ctx context.Context, useLocal bool) (target, error) {
 	if !useLocal {
 		return a.aws(ctx, a.region())
 	}
+	return a.localTarget(ctx, false)
+}
+
+// localTarget is the running local pipeline. To publish, it is the
+// pipeline's entry (in two regions the global endpoint); to read, in two
+// regions the one named by --region or TAP_REGION, else the primary.
+func (a *app) localTarget(ctx context.Context, publish bool) (target, error) {
 	st, err := local.ReadState(local.StatePath(a.env.Getenv))
 	if err != nil {
 		return target{}, err
 	}
-	cfg, err := awslocal.Config(ctx, st.Endpoint, st.Region)
+	res := st.Resources
+	if !publish {
+		// TAP_REGION counts only where there is a choice: exported for AWS
+		// work, it must not break reads of a one-region pipeline.
+		region := a.flags.region
+		if region == "" && len(st.Regions) > 0 {
+			region = a.env.Getenv(EnvRegion)
+		}
+		if res, err = st.ReadRegion(region); err != nil {
+			return target{}, usagef("%v", err)
+		}
+	}
+	cfg, err := awslocal.Config(ctx, res.Endpoint, res.Region)
 	if err != nil {
 		return target{}, err
 	}
+	st.Resources = res
 	return target{cfg: cfg, names: names.For(st.Env), region: st.Region, local: &st, app: a}, nil
 }
 
 // where names the target for messages.
 func (t target) where() string {
 	if t.local != nil {
+		if len(t.local.Regions) > 0 {
+			return fmt.Sprintf("%s of the local pipeline (%s)", t.local.Region, t.local.Endpoint)
+		}
 		return fmt.Sprintf("the local pipeline (%s)", t.local.Endpoint)
 	}
 	return fmt.Sprintf("env %s in %s", t.names.Env, t.region)

@@ -15,6 +15,11 @@ import (
 // commands (`dlq list --local`, `send --local`) can find its queues and bus.
 type State struct {
 	Resources
+	// Regions, in `tapctl local --regions`, are each region's own local AWS
+	// and resources, primary first: commands that read (order get, dlq list)
+	// go to one of them. Resources is then the global endpoint's, for
+	// publishing, with the primary's names.
+	Regions []Resources `json:"regions,omitempty"`
 	// PID is the process running the pipeline.
 	PID       int       `json:"pid"`
 	StartedAt time.Time `json:"startedAt"`
@@ -113,4 +118,27 @@ func alive(pid int) bool {
 	}
 	err := syscall.Kill(pid, 0)
 	return err == nil || errors.Is(err, syscall.EPERM)
+}
+
+// ReadRegion returns the resources commands read from: in a two-region
+// pipeline the region named (the primary when region is empty), else the
+// one pipeline, which must be in region if one is named.
+func (s State) ReadRegion(region string) (Resources, error) {
+	if len(s.Regions) == 0 {
+		if region != "" && region != s.Region {
+			return Resources{}, fmt.Errorf("the local pipeline runs only %s, not %s: drop --region, or start it with --regions", s.Region, region)
+		}
+		return s.Resources, nil
+	}
+	if region == "" {
+		return s.Regions[0], nil
+	}
+	var names []string
+	for _, r := range s.Regions {
+		if r.Region == region {
+			return r, nil
+		}
+		names = append(names, r.Region)
+	}
+	return Resources{}, fmt.Errorf("the local pipeline runs %v, not %s: give --region one of them", names, region)
 }

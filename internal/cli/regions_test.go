@@ -1,0 +1,124 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"testing"
+	"time"
+
+	"github.com/tap-trading/tap/internal/event"
+	"github.com/tap-trading/tap/internal/gen"
+	"github.com/tap-trading/tap/internal/local"
+)
+
+// TestLocalRegionsCommands drives `tapctl local --regions` as a newcomer
+// would: send through the global endpoint, read the order and the DLQ in
+// each region (the primary by default), cut the primary and read the
+// secondary, heal, and stop. Every command succeeds or says what to do.
+func TestLocalRegionsCommands(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: starts two local AWS servers")
+	}
+	f := newFixture(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stdin, typed := io.Pipe()
+	defer typed.Close()
+	done := make(chan result, 1)
+	go func() { done <- f.runReader(ctx, stdin, nil, "local", "--regions", "us-east-1,us-west-2", "--concurrency", "2") }()
+	stop := func() result {
+		cancel()
+		select {
+		case r := <-done:
+			return r
+		case <-time.After(60 * time.Second):
+			t.Fatal("tapctl local --regions did not stop within 60s of cancellation")
+		}
+		return result{}
+	}
+
+	var st local.State
+	for deadline := time.Now().Add(120 * time.Second); ; {
+		s, err := local.ReadState(f.vars["TAPCTL_STATE"])
+		if err == nil && len(s.Regions) == 2 {
+			st = s
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no two-region state file after 120s (%v): %+v", err, stop())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if st.Regions[0].Region != "us-east-1" || st.Regions[1].Region != "us-west-2" || st.Regions[0].ProcessingDLQURL == "" {
+		t.Fatalf("state regions = %+v, want us-east-1 then us-west-2 with their queues", st.Regions)
+	}
+
+	// until runs args until the exit code is want, or fails after 60 s.
+	until := func(want int, args ...string) result {
+		t.Helper()
+		var r result
+		for deadline := time.Now().Add(60 * time.Second); ; {
+			if r = f.run("", args...); r.code == want {
+				return r
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("tapctl %v: exit %d within 60s, want %d\nstdout:\n%s\nstderr:\n%s", args, r.code, want, r.stdout, r.stderr)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+
+	l := gen.Lifecycles(11, 1, gen.Options{Start: time.Now().Add(-time.Minute)})[0]
+	good, bad := l.Events[0], l.Events[0]
+	bad.EventID, bad.Side = "99999999-9999-4999-8999-999999999991", "HOLD"
+	f.run(string(event.EncodeDetail(&good))+"\n"+string(event.EncodeDetail(&bad))+"\n", "send", "--local").want(t, ExitOK)
+
+	// Reads go to the primary by default and to the region named.
+	for _, region := range []string{"", "us-west-2"} {
+		args := []string{"order", "get", good.OrderID, "--local", "-o", "json"}
+		if region != "" {
+			args = append(args, "--region", region)
+		}
+		var v orderView
+		until(ExitOK, args...).decode(t, &v)
+		if v.LastEventID != good.EventID {
+			t.Errorf("order get in %q: last event %s, want %s", region, v.LastEventID, good.EventID)
+		}
+		dlqArgs := []string{"dlq", "list", "--queue", "processing", "--local", "-o", "json"}
+		if region != "" {
+			dlqArgs = append(dlqArgs, "--region", region)
+		}
+		for deadline := time.Now().Add(60 * time.Second); ; {
+			var listing dlqListing
+			f.run("", dlqArgs...).want(t, ExitOK).decode(t, &listing)
+			if len(listing.Records) == 1 && listing.Records[0].EventID == bad.EventID {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("dlq list in %q: %+v, want the invalid event", region, listing.Records)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+	r := f.run("", "order", "get", good.OrderID, "--local", "--region", "eu-west-1")
+	if r.code != ExitUsage || !contains(r.stderr, "runs [us-east-1 us-west-2], not eu-west-1", "--region") {
+		t.Errorf("order get in a region the pipeline does not run: exit %d stderr %q, want a usage error naming both", r.code, r.stderr)
+	}
+
+	// A cut primary refuses, and says what to do; the secondary still reads.
+	fmt.Fprintln(typed, "cut us-east-1")
+	r = until(ExitFailure, "order", "get", good.OrderID, "--local")
+	if !contains(r.stderr, "heal REGION", "--region") {
+		t.Errorf("order get from the cut primary says %q, want what to do", r.stderr)
+	}
+	until(ExitOK, "order", "get", good.OrderID, "--local", "--region", "us-west-2")
+	fmt.Fprintln(typed, "heal us-east-1")
+	until(ExitOK, "order", "get", good.OrderID, "--local")
+
+	r = stop()
+	r.want(t, ExitOK)
+	if !contains(r.stderr, "stopping") {
+		t.Errorf("stderr lacks the stop:\n%s", r.stderr)
+	}
+}
