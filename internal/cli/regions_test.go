@@ -26,7 +26,9 @@ func TestLocalRegionsCommands(t *testing.T) {
 	stdin, typed := io.Pipe()
 	defer typed.Close()
 	done := make(chan result, 1)
-	go func() { done <- f.runReader(ctx, stdin, nil, "local", "--regions", "us-east-1,us-west-2", "--concurrency", "2") }()
+	go func() {
+		done <- f.runReader(ctx, stdin, nil, "local", "--regions", "us-east-1,us-west-2", "--concurrency", "2")
+	}()
 	stop := func() result {
 		cancel()
 		select {
