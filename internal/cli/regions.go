@@ -3,17 +3,22 @@ package cli
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"maps"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/tap-trading/tap/internal/awslocal"
+	"github.com/tap-trading/tap/internal/event"
+	"github.com/tap-trading/tap/internal/gen"
 	"github.com/tap-trading/tap/internal/local"
 	"github.com/tap-trading/tap/internal/partition"
+	"github.com/tap-trading/tap/internal/schema"
 	"github.com/tap-trading/tap/internal/twin"
 )
 
@@ -42,7 +47,10 @@ func (a *app) runRegions(ctx context.Context, f drillFlags, concurrency int, pro
 	if err != nil {
 		return err
 	}
-	defer e.Close()
+	defer func() {
+		e.Close()
+		fmt.Fprintln(a.env.Stderr, "stopped: both regions, the global endpoint and their local AWS")
+	}()
 
 	// tapctl send --local publishes through the global endpoint.
 	regions := e.Regions()
@@ -74,17 +82,25 @@ func (a *app) runRegions(ctx context.Context, f drillFlags, concurrency int, pro
 		a2.Namespace, a2.MetricName, a2.Statistic, e.Scale().Local(time.Duration(a2.Threshold*float64(time.Millisecond))),
 		a2.DatapointsToAlarm, a2.EvaluationPeriods, e.Scale().Local(a2.Period), a2.Period, a2.TreatMissingData, e.Spec().HealthCheck.InsufficientDataHealthStatus)
 	tw.Flush()
+	entries, sample, err := writeRegionsEntries(statePath, regions[0].Bus, a.env.Now())
+	if err != nil {
+		return err
+	}
+	defer os.Remove(entries)
 	fmt.Fprintf(w, `
-Publish through the global endpoint:
-  AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s aws events put-events \
-    --endpoint-url %s --region %s \
-    --entries '[{"EventBusName":"%s","Source":"tap.trading","DetailType":"ExecutionReport","Detail":"{…}"}]'
-or:  tapctl send --local --file events.jsonl
+Publish through the global endpoint (any SDK, or the AWS CLI):
+  AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s aws events put-events --endpoint-url %s --region %s --entries file://%s
+  tapctl send --local --file %s
+Read a region's table and queues (the primary by default):
+  tapctl order get %s --local --executions
+  tapctl order get %s --local --region %s
+  tapctl dlq list --queue processing --local --region %s
 Commands on stdin: cut REGION [hang] | slow REGION DURATION | link cut|heal | monitoring REGION (lose it)
   | refuse REGION (Lambda refuses invocations) | fail REGION (its processor's DynamoDB calls) | heal REGION | status
 Ctrl-C stops both regions.
 
-`, awslocal.AccessKeyID, awslocal.SecretAccessKey, e.EndpointURL(), dc.Primary, regions[0].Bus)
+`, awslocal.AccessKeyID, awslocal.SecretAccessKey, e.EndpointURL(), dc.Primary, entries, entries,
+		sample, sample, dc.Secondary, dc.Secondary)
 
 	cmds := make(chan string)
 	go func() {
@@ -178,4 +194,24 @@ func (a *app) regionCommand(e *twin.Env, line string, survived int64) error {
 		return nil
 	}
 	return fmt.Errorf("unknown command %q: want cut REGION [hang], slow REGION DURATION, link cut|heal, monitoring REGION, refuse REGION, fail REGION, heal REGION or status", line)
+}
+
+// writeRegionsEntries writes, beside the state file, a PutEvents entry list
+// the banner's commands send: one order's NEW, traded now, addressed to bus.
+// It returns the file and the order's ID.
+func writeRegionsEntries(statePath, bus string, now time.Time) (path, orderID string, err error) {
+	l := gen.Lifecycles(uint64(now.UnixNano()), 1, gen.Options{Start: now.Add(-time.Second)})[0]
+	entries := []map[string]string{{
+		"EventBusName": bus, "Source": schema.Source, "DetailType": schema.DetailTypeExecutionReport,
+		"Detail": string(event.EncodeDetail(&l.Events[0])),
+	}}
+	b, err := json.MarshalIndent(entries, "", "  ")
+	if err != nil {
+		return "", "", err
+	}
+	path = filepath.Join(filepath.Dir(statePath), "tapctl-regions-put-events.json")
+	if err := os.WriteFile(path, append(b, '\n'), 0o600); err != nil {
+		return "", "", fmt.Errorf("write the banner's example entries: %w", err)
+	}
+	return path, l.OrderID, nil
 }

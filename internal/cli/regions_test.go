@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -26,8 +28,9 @@ func TestLocalRegionsCommands(t *testing.T) {
 	stdin, typed := io.Pipe()
 	defer typed.Close()
 	done := make(chan result, 1)
+	var live syncBuffer
 	go func() {
-		done <- f.runReader(ctx, stdin, nil, "local", "--regions", "us-east-1,us-west-2", "--concurrency", "2")
+		done <- f.runReader(ctx, stdin, &live, "local", "--regions", "us-east-1,us-west-2", "--concurrency", "2")
 	}()
 	stop := func() result {
 		cancel()
@@ -69,6 +72,33 @@ func TestLocalRegionsCommands(t *testing.T) {
 			}
 			time.Sleep(200 * time.Millisecond)
 		}
+	}
+
+	// The banner's commands run as printed (the AWS CLI's is not installed
+	// here; its entries file is the one `tapctl send` sends).
+	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(live.String(), "Ctrl-C stops both regions."); {
+		if time.Now().After(deadline) {
+			t.Fatalf("no banner within 30s:\n%s", live.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	var printed [][]string
+	for _, line := range strings.Split(live.String(), "\n") {
+		if strings.HasPrefix(line, "  tapctl ") {
+			printed = append(printed, strings.Fields(line)[1:])
+		}
+		if strings.Contains(line, "aws events put-events") {
+			file := line[strings.Index(line, "file://")+len("file://"):]
+			if _, err := os.Stat(file); err != nil {
+				t.Errorf("the banner's AWS CLI line names %s: %v", file, err)
+			}
+		}
+	}
+	if len(printed) != 4 {
+		t.Fatalf("banner has %d tapctl lines, want 4:\n%s", len(printed), live.String())
+	}
+	for _, args := range printed {
+		until(ExitOK, args...)
 	}
 
 	l := gen.Lifecycles(11, 1, gen.Options{Start: time.Now().Add(-time.Minute)})[0]
@@ -120,7 +150,7 @@ func TestLocalRegionsCommands(t *testing.T) {
 
 	r = stop()
 	r.want(t, ExitOK)
-	if !contains(r.stderr, "stopping") {
+	if !contains(r.stderr, "stopping", "stopped: both regions") {
 		t.Errorf("stderr lacks the stop:\n%s", r.stderr)
 	}
 }
