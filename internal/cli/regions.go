@@ -31,11 +31,9 @@ func (a *app) runRegions(ctx context.Context, f drillFlags, concurrency int, pro
 	}
 	cfg := dc.Twin()
 	cfg.Concurrency = concurrency
-	out, closeLog, err := a.drillProcessorLog(procLog)
-	if err != nil {
-		return err
-	}
-	defer closeLog()
+	// The processors' logs and the SDK's warnings of a cut region go to a
+	// file the banner names, opened once the state is recorded.
+	out := &pendingLog{}
 	cfg.ProcessorOutput = out
 	// Errors a cut region's pollers survive are expected: counted, shown by
 	// status, not streamed.
@@ -70,6 +68,11 @@ func (a *app) runRegions(ctx context.Context, f drillFlags, concurrency int, pro
 		return err
 	}
 	defer local.RemoveState(statePath, st.PID)
+	logName, closeLog, err := a.processorLog(procLog, statePath, out)
+	if err != nil {
+		return err
+	}
+	defer closeLog()
 
 	w := a.env.Stderr
 	tw := newTable(w)
@@ -77,6 +80,7 @@ func (a *app) runRegions(ctx context.Context, f drillFlags, concurrency int, pro
 	for _, r := range regions {
 		fmt.Fprintf(tw, "region %s\tAWS %s, bus %s, table %s\n", r.Name, r.Endpoint, r.Bus, r.Table)
 	}
+	fmt.Fprintf(tw, "log\t%s: the processors' logs, and the AWS SDK's warnings a cut region causes (counted by status, not shown here)\n", logName)
 	a2 := e.Spec().HealthAlarm
 	fmt.Fprintf(tw, "health\t%s %s %s over %s (scaled) in %d of %d periods of %s (AWS %s), missing data %s; health check on insufficient data: %s\n",
 		a2.Namespace, a2.MetricName, a2.Statistic, e.Scale().Local(time.Duration(a2.Threshold*float64(time.Millisecond))),

@@ -94,6 +94,9 @@ func TestLocalRegionsCommands(t *testing.T) {
 			}
 		}
 	}
+	if !strings.Contains(live.String(), "-processor.log (appended): the processors' logs, and the AWS SDK's warnings") {
+		t.Errorf("the banner does not name the log the raw lines go to:\n%s", live.String())
+	}
 	if len(printed) != 4 {
 		t.Fatalf("banner has %d tapctl lines, want 4:\n%s", len(printed), live.String())
 	}

@@ -11,8 +11,10 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/logging"
 
 	"github.com/tap-trading/tap/internal/awslocal"
 	"github.com/tap-trading/tap/internal/deployspec"
@@ -55,6 +57,9 @@ type Config struct {
 	Invoker InvokerConfig
 	// MotoLog, if set, receives the output of the moto server started.
 	MotoLog string
+	// SDKLogger, when set, receives the AWS SDK's own log lines (retries,
+	// checksum warnings) of the pipeline's clients instead of stderr.
+	SDKLogger logging.Logger
 	// ProcessorOutput receives the processor's JSON logs and EMF metrics.
 	// Default: discarded.
 	ProcessorOutput io.Writer
@@ -121,7 +126,11 @@ func Start(ctx context.Context, cfg Config) (p *Pipeline, err error) {
 		}
 		endpoint = p.moto.Endpoint
 	}
-	if p.AWS, err = awslocal.Config(ctx, endpoint, cfg.Region); err != nil {
+	var sdkOpts []func(*config.LoadOptions) error
+	if cfg.SDKLogger != nil {
+		sdkOpts = append(sdkOpts, config.WithLogger(cfg.SDKLogger))
+	}
+	if p.AWS, err = awslocal.Config(ctx, endpoint, cfg.Region, sdkOpts...); err != nil {
 		return p, fmt.Errorf("local: AWS config for %s: %w", endpoint, err)
 	}
 	if p.Resources, err = ProvisionSpec(ctx, p.AWS, endpoint, cfg.Spec, cfg.Scale); err != nil {

@@ -12,11 +12,13 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/smithy-go/logging"
 
 	"github.com/tap-trading/tap/internal/awslocal"
 	"github.com/tap-trading/tap/internal/deployspec"
@@ -71,6 +73,8 @@ type regionConfig struct {
 	invoker local.InvokerConfig
 	motoLog string
 	procOut io.Writer
+	// sdkLog takes the AWS SDK's log lines of every client of the region.
+	sdkLog logging.Logger
 	// metric is told of every first invocation attempt of a rule target
 	// of the region: IngestionToInvocationStartLatency's samples.
 	metric func(at time.Time, latency time.Duration)
@@ -115,13 +119,13 @@ func startRegion(ctx context.Context, c regionConfig) (r *region, err error) {
 	}
 	r.pipe, err = local.Start(ctx, local.Config{
 		AWSEndpoint: r.front.URL, Region: c.name, Env: c.spec.Names.Env, Spec: c.spec, Scale: c.scale.Factor(),
-		Invoker: ic, ProcessorOutput: c.procOut,
+		Invoker: ic, ProcessorOutput: c.procOut, SDKLogger: c.sdkLog,
 		NewProcessor: func(ctx context.Context, cfg aws.Config, res local.Resources, out io.Writer) (local.ProcessFunc, error) {
 			// The processor reaches its replica through the fault proxy and
 			// the front door, and its requests are counted. (A fresh
 			// config: the loaded one's endpoint also sits in its config
 			// sources, which take precedence over a changed BaseEndpoint.)
-			pc, err := awslocal.Config(ctx, r.fault.URL, c.name)
+			pc, err := awslocal.Config(ctx, r.fault.URL, c.name, config.WithLogger(c.sdkLog))
 			if err != nil {
 				return nil, err
 			}
@@ -138,7 +142,7 @@ func startRegion(ctx context.Context, c regionConfig) (r *region, err error) {
 	r.sqs = sqs.NewFromConfig(r.aws)
 	r.ddb = dynamodb.NewFromConfig(r.aws)
 	r.events = eventbridge.NewFromConfig(r.aws, func(o *eventbridge.Options) { o.RetryMaxAttempts = 1 })
-	lc, err := awslocal.Config(ctx, r.link.URL, c.name)
+	lc, err := awslocal.Config(ctx, r.link.URL, c.name, config.WithLogger(c.sdkLog))
 	if err != nil {
 		return r, err
 	}

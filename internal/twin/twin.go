@@ -25,7 +25,9 @@ import (
 	"sync"
 	"time"
 
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	"github.com/aws/smithy-go/logging"
 
 	"github.com/tap-trading/tap/internal/awslocal"
 	"github.com/tap-trading/tap/internal/config"
@@ -153,6 +155,8 @@ type Env struct {
 	cfg   Config
 	spec  deployspec.Spec
 	scale Scale
+	// sdkLog takes every twin client's AWS SDK log lines (see Start).
+	sdkLog logging.Logger
 
 	primary, second *region
 	monitor         *monitor
@@ -186,6 +190,17 @@ func Start(ctx context.Context, cfg Config) (e *Env, err error) {
 			cfg.Observer.Survived(err)
 		}
 	}
+	// The SDK's own warnings (a response cut mid-body fails its checksum)
+	// are what a cut region is expected to cause: written to the processor
+	// log with the rest of the raw detail, and counted as survived, never
+	// streamed to the terminal.
+	e.sdkLog = logging.LoggerFunc(func(c logging.Classification, format string, v ...any) {
+		line := fmt.Sprintf("SDK %s %s", c, fmt.Sprintf(format, v...))
+		if cfg.ProcessorOutput != nil {
+			fmt.Fprintln(cfg.ProcessorOutput, line)
+		}
+		survived(errors.New(line))
+	})
 	if e.monitor, err = newMonitor(spec, e.scale, cfg.Observer); err != nil {
 		return e, err
 	}
@@ -194,7 +209,7 @@ func Start(ctx context.Context, cfg Config) (e *Env, err error) {
 		ic.Concurrency = cfg.Concurrency
 		ic.OnError = survived
 		c := regionConfig{
-			name: name, spec: spec, scale: e.scale, procOut: cfg.ProcessorOutput, invoker: ic,
+			name: name, spec: spec, scale: e.scale, procOut: cfg.ProcessorOutput, invoker: ic, sdkLog: e.sdkLog,
 			metric: func(at time.Time, latency time.Duration) { e.monitor.observe(name, at, latency) },
 			settled: func(res local.Result) {
 				if cfg.Observer.Settled != nil {
@@ -447,7 +462,7 @@ func (e *Env) Replication() *replication.Replicator { return e.repl }
 // Producer returns a publisher to the endpoint that retries failed entries
 // the way a careful producer does, for as long as it takes.
 func (e *Env) Producer(ctx context.Context) (*publish.Publisher, error) {
-	cfg, err := awslocal.Config(ctx, e.endpoint.URL, e.spec.Primary)
+	cfg, err := awslocal.Config(ctx, e.endpoint.URL, e.spec.Primary, awsconfig.WithLogger(e.sdkLog))
 	if err != nil {
 		return nil, err
 	}
