@@ -28,6 +28,9 @@ type publishFlags struct {
 	useLocal    bool
 	maxAttempts int
 	concurrency int
+	// retryFor bounds retries by time (send's --timeout); 0 bounds them by
+	// maxAttempts.
+	retryFor time.Duration
 }
 
 func (p *publishFlags) register(cmd *cobra.Command, concurrency int) {
@@ -35,7 +38,7 @@ func (p *publishFlags) register(cmd *cobra.Command, concurrency int) {
 	f.StringVar(&p.endpointID, "endpoint-id", "", "publish through this global endpoint, signed with SigV4a (env TAP_ENDPOINT_ID; default the Tap-<env>-Failover stack's EndpointId)")
 	f.StringVar(&p.bus, "bus", "", "publish to this regional event bus instead of the global endpoint (e.g. tap-dev-trading)")
 	f.BoolVar(&p.useLocal, "local", false, "publish to the running local pipeline (tapctl local)")
-	f.IntVar(&p.maxAttempts, "max-attempts", 5, "attempts per event before it counts as failed")
+	f.IntVar(&p.maxAttempts, "max-attempts", 5, "attempts per event before it counts as failed (send: only with --timeout 0)")
 	f.IntVar(&p.concurrency, "concurrency", concurrency, "PutEvents calls in flight (more than 1 may reorder events, which the processor tolerates)")
 }
 
@@ -63,7 +66,10 @@ func (p *publishFlags) publisher(ctx context.Context, a *app) (publisher, error)
 	if chosen > 1 {
 		return publisher{}, usagef("--endpoint-id, --bus and --local choose where events go: give one of them")
 	}
-	opts := publish.Options{MaxAttempts: p.maxAttempts, Concurrency: p.concurrency}
+	if p.retryFor < 0 {
+		return publisher{}, usagef("--timeout %s: want 0 (retry --max-attempts times) or a positive duration", p.retryFor)
+	}
+	opts := publish.Options{MaxAttempts: p.maxAttempts, Concurrency: p.concurrency, RetryFor: p.retryFor}
 	var t target
 	var err error
 	if p.useLocal {
@@ -126,7 +132,10 @@ Events go through the environment's global endpoint (PutEvents with
 EndpointId, signed with SigV4a by the AWS SDK), or to a regional bus with
 --bus, or to the running local pipeline with --local. They are sent in batches
 of up to 10; entries PutEvents reports as failed are retried with backoff, and
-the command exits 1 if any event is still not accepted.`,
+the command exits 1 if any event is still not accepted. Entries refused for a
+reason a retry can fix — the global endpoint failing over to the other
+region takes about a minute in AWS, seconds locally — are retried with
+backoff for up to --timeout (default 1m), so a send rides through a failover.`,
 		Example: `  # through the global endpoint of env dev (ID from the Tap-dev-Failover stack)
   tapctl send --env dev --file examples/lifecycle.jsonl
 
@@ -158,6 +167,10 @@ the command exits 1 if any event is still not accepted.`,
 			}
 			if len(entries) == 0 {
 				return usagef("no events in %s", inputName(file))
+			}
+			if !asJSON && pf.retryFor > 0 {
+				fmt.Fprintf(a.env.Stderr, "sending %s to %s; refused entries are retried for up to %s (--timeout)\n",
+					plural(len(entries), "event"), pub.where, pf.retryFor)
 			}
 			var bar progress = noProgress{}
 			if a.env.Interactive && !asJSON {
@@ -193,6 +206,8 @@ the command exits 1 if any event is still not accepted.`,
 	}
 	cmd.Flags().StringVarP(&file, "file", "f", "-", "JSON lines (or one JSON array of entries) to send; - for stdin")
 	pf.register(cmd, 1)
+	cmd.Flags().DurationVar(&pf.retryFor, "timeout", time.Minute,
+		"how long entries refused for a reason a retry can fix (a global endpoint failing over, throttling) are retried; 0 retries --max-attempts times instead")
 	return cmd
 }
 

@@ -167,9 +167,48 @@ func TestSendReportsEntriesThatKeepFailing(t *testing.T) {
 		awsJSON(w, 200, fmt.Sprintf(`{"FailedEntryCount":1,"Entries":[%s]}`, strings.Join(out, ",")))
 	})
 	f.env.Endpoints[eventbridge.ServiceID] = fake.URL
-	r := f.run(sendInput, "send", "--endpoint-id", "abcde.veo", "--max-attempts", "2").want(t, ExitFailure)
+	r := f.run(sendInput, "send", "--endpoint-id", "abcde.veo", "--timeout", "0", "--max-attempts", "2").want(t, ExitFailure)
 	if !contains(r.stdout, "sent 2 of 3 events") || !contains(r.stderr, "line 3", "InternalFailure", "2 attempts", "1 of 3 events NOT accepted") {
 		t.Errorf("stdout %q\nstderr %q", r.stdout, r.stderr)
+	}
+	// Bounded by time, the entry is tried more often, and the bound is said.
+	r = f.run(sendInput, "send", "--endpoint-id", "abcde.veo", "--timeout", "1s").want(t, ExitFailure)
+	if !contains(r.stderr, "retried for up to 1s (--timeout)", "line 3", "InternalFailure", "1 of 3 events NOT accepted") {
+		t.Errorf("--timeout 1s: stderr %q", r.stderr)
+	}
+}
+
+// A send rides through a failover: entries the endpoint refuses for a while
+// (here its first 3 calls) are retried until accepted, within --timeout,
+// however many attempts that takes.
+func TestSendRidesThroughAFailover(t *testing.T) {
+	f := newFixture(t)
+	var calls atomic.Int32
+	fake := newFakeAWS(t, func(r recorded, w http.ResponseWriter) {
+		var in putEventsRequest
+		_ = json.Unmarshal(r.Body, &in)
+		var out []string
+		failed := 0
+		for range in.Entries {
+			if calls.Load() < 3 {
+				out = append(out, `{"ErrorCode":"InternalFailure","ErrorMessage":"the endpoint is failing over"}`)
+				failed++
+			} else {
+				out = append(out, `{"EventId":"ok"}`)
+			}
+		}
+		calls.Add(1)
+		awsJSON(w, 200, fmt.Sprintf(`{"FailedEntryCount":%d,"Entries":[%s]}`, failed, strings.Join(out, ",")))
+	})
+	f.env.Endpoints[eventbridge.ServiceID] = fake.URL
+	var res sendResult
+	f.run(sendInput, "send", "--endpoint-id", "abcde.veo", "--max-attempts", "1", "--timeout", "30s", "-o", "json").want(t, ExitOK).decode(t, &res)
+	if res.Accepted != 3 || res.Calls != 4 {
+		t.Errorf("send result = %+v, want 3 accepted in 4 calls (3 refused, then accepted)", res)
+	}
+	r := f.run(sendInput, "send", "--bus", "b", "--timeout", "-1s")
+	if r.code != ExitUsage || !contains(r.stderr, "--timeout -1s") {
+		t.Errorf("--timeout -1s: exit %d stderr %q, want a usage error", r.code, r.stderr)
 	}
 }
 

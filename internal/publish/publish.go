@@ -42,8 +42,14 @@ type Options struct {
 	// to the regional bus named in each entry.
 	EndpointID string
 	// MaxAttempts is how many times an entry is sent before it counts as
-	// failed. Default 5.
+	// failed. Default 5. Ignored when RetryFor is set.
 	MaxAttempts int
+	// RetryFor, when positive, bounds retries by time instead: an entry
+	// refused for a reason a retry can fix (a global endpoint failing over,
+	// throttling) is sent again until RetryFor has passed since Publish
+	// began, then counts as failed with its last error. A producer rides
+	// through a failover this way without knowing how many attempts it takes.
+	RetryFor time.Duration
 	// Backoff is the delay before the first retry; it doubles per retry, with
 	// jitter, up to MaxBackoff. Defaults 200 ms and 5 s.
 	Backoff, MaxBackoff time.Duration
@@ -167,6 +173,10 @@ func (p *Publisher) Publish(ctx context.Context, entries []types.PutEventsReques
 		mu.Unlock()
 	}
 
+	var deadline time.Time
+	if p.opts.RetryFor > 0 {
+		deadline = p.opts.Now().Add(p.opts.RetryFor)
+	}
 	work := make(chan []int)
 	var wg sync.WaitGroup
 	for range p.opts.Concurrency {
@@ -174,7 +184,7 @@ func (p *Publisher) Publish(ctx context.Context, entries []types.PutEventsReques
 		go func() {
 			defer wg.Done()
 			for b := range work {
-				if err := p.sendBatch(ctx, entries, b, settle, call); err != nil {
+				if err := p.sendBatch(ctx, entries, b, deadline, settle, call); err != nil {
 					fail(err)
 				}
 			}
@@ -203,13 +213,25 @@ feed:
 	return sum, firstErr
 }
 
-// sendBatch sends the entries at indexes idx, retrying failed ones.
-func (p *Publisher) sendBatch(ctx context.Context, entries []types.PutEventsRequestEntry, idx []int, settle func(EntryResult), call func()) error {
+// sendBatch sends the entries at indexes idx, retrying failed ones until
+// they have used their attempts or, with a deadline, until it has passed.
+func (p *Publisher) sendBatch(ctx context.Context, entries []types.PutEventsRequestEntry, idx []int, deadline time.Time, settle func(EntryResult), call func()) error {
 	attempts := make(map[int]int, len(idx))
+	exhausted := func(k int) bool {
+		if deadline.IsZero() {
+			return attempts[k] >= p.opts.MaxAttempts
+		}
+		return !p.opts.Now().Before(deadline)
+	}
 	pending := idx
 	for try := 0; len(pending) > 0; try++ {
 		if try > 0 {
-			if err := p.opts.Sleep(ctx, p.backoff(try)); err != nil {
+			wait := p.backoff(try)
+			if !deadline.IsZero() {
+				// The last attempt is made at the deadline, not past it.
+				wait = max(0, min(wait, deadline.Sub(p.opts.Now())))
+			}
+			if err := p.opts.Sleep(ctx, wait); err != nil {
 				return err
 			}
 		}
@@ -234,7 +256,7 @@ func (p *Publisher) sendBatch(ctx context.Context, entries []types.PutEventsRequ
 			// The SDK has already retried the call; the entries get our
 			// own attempts on top, as if each had failed.
 			code, msg := errorCode(err)
-			pending = p.settleFailed(pending, attempts, code, msg, sentAt, settle)
+			pending = settleFailed(pending, attempts, exhausted, code, msg, sentAt, settle)
 			continue
 		}
 		if len(out.Entries) != len(pending) {
@@ -250,7 +272,7 @@ func (p *Publisher) sendBatch(ctx context.Context, entries []types.PutEventsRequ
 				continue
 			}
 			r.EventID, r.ErrorCode, r.ErrorMessage = "", code, aws.ToString(res.ErrorMessage)
-			if permanentEntryError(code) || attempts[k] >= p.opts.MaxAttempts {
+			if permanentEntryError(code) || exhausted(k) {
 				settle(r)
 				continue
 			}
@@ -261,12 +283,12 @@ func (p *Publisher) sendBatch(ctx context.Context, entries []types.PutEventsRequ
 	return nil
 }
 
-// settleFailed settles the entries that have used their attempts and returns
-// the rest, after a call failed as a whole with code.
-func (p *Publisher) settleFailed(pending []int, attempts map[int]int, code, msg string, sentAt time.Time, settle func(EntryResult)) []int {
+// settleFailed settles the entries that are exhausted and returns the rest,
+// after a call failed as a whole with code.
+func settleFailed(pending []int, attempts map[int]int, exhausted func(int) bool, code, msg string, sentAt time.Time, settle func(EntryResult)) []int {
 	var rest []int
 	for _, k := range pending {
-		if attempts[k] >= p.opts.MaxAttempts {
+		if exhausted(k) {
 			settle(EntryResult{Index: k, ErrorCode: code, ErrorMessage: msg, Attempts: attempts[k], SentAt: sentAt})
 			continue
 		}

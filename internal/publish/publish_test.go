@@ -240,3 +240,36 @@ func TestBackoffGrowsAndIsCapped(t *testing.T) {
 		}
 	}
 }
+
+// With RetryFor, a refused entry is retried past MaxAttempts until the time
+// is up, as through a failover, and then fails with its last error; one
+// accepted within the time is accepted. The clock moves only by the sleeps.
+func TestPublishRetriesForATime(t *testing.T) {
+	var mu sync.Mutex
+	now := time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	sleep := func(_ context.Context, d time.Duration) error { mu.Lock(); now = now.Add(d); mu.Unlock(); return nil }
+	start := clock()
+	// Entry 0 is refused for the first 20 s (the endpoint failing over),
+	// entry 1 always.
+	api := &fakeAPI{fail: func(_ int, detail string) string {
+		if detail == "1" || clock().Sub(start) < 20*time.Second {
+			return "InternalFailure"
+		}
+		return ""
+	}}
+	p := New(api, Options{Sleep: sleep, Now: clock, MaxAttempts: 2, RetryFor: 30 * time.Second, Backoff: time.Second, MaxBackoff: 4 * time.Second})
+	sum, err := p.Publish(context.Background(), entries(2), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Accepted != 1 || len(sum.Failed) != 1 || sum.Failed[0].Index != 1 || sum.Failed[0].ErrorCode != "InternalFailure" {
+		t.Fatalf("summary = %+v, want entry 0 accepted after the failover and entry 1 failed with InternalFailure", sum)
+	}
+	if got := sum.Failed[0].Attempts; got <= 2 {
+		t.Errorf("entry 1 failed after %d attempts, want more than MaxAttempts (time bounds it)", got)
+	}
+	if spent := clock().Sub(start); spent != 30*time.Second {
+		t.Errorf("gave up after %s, want exactly RetryFor (30s): the last attempt at the deadline", spent)
+	}
+}
