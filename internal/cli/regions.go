@@ -10,7 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync/atomic"
+	"sync"
 	"time"
 
 	"github.com/tap-trading/tap/internal/awslocal"
@@ -35,10 +35,11 @@ func (a *app) runRegions(ctx context.Context, f drillFlags, concurrency int, pro
 	// file the banner names, opened once the state is recorded.
 	out := &pendingLog{}
 	cfg.ProcessorOutput = out
-	// Errors a cut region's pollers survive are expected: counted, shown by
-	// status, not streamed.
-	var survived atomic.Int64
-	cfg.Observer.Survived = func(error) { survived.Add(1) }
+	// Errors a cut region's pollers survive are expected: counted by
+	// region, summed on the state-change lines and by status, their raw
+	// lines in the log; never streamed.
+	survived := &survivedTally{total: twin.SurvivedCounts{}, since: twin.SurvivedCounts{}}
+	cfg.Observer.Survived = func(source string, _ error) { survived.add(source) }
 
 	fmt.Fprintf(a.env.Stderr, "starting two regions (%s primary, %s secondary), then the failover path...\n", dc.Primary, dc.Secondary)
 	e, err := twin.Start(ctx, cfg)
@@ -80,7 +81,7 @@ func (a *app) runRegions(ctx context.Context, f drillFlags, concurrency int, pro
 	for _, r := range regions {
 		fmt.Fprintf(tw, "region %s\tAWS %s, bus %s, table %s\n", r.Name, r.Endpoint, r.Bus, r.Table)
 	}
-	fmt.Fprintf(tw, "log\t%s: the processors' logs, and the AWS SDK's warnings a cut region causes (counted by status, not shown here)\n", logName)
+	fmt.Fprintf(tw, "log\t%s: the processors' logs, and the errors a cut region causes (counted by region on each state change and by status, not shown here)\n", logName)
 	a2 := e.Spec().HealthAlarm
 	fmt.Fprintf(tw, "health\t%s %s %s over %s (scaled) in %d of %d periods of %s (AWS %s), missing data %s; health check on insufficient data: %s\n",
 		a2.Namespace, a2.MetricName, a2.Statistic, e.Scale().Local(time.Duration(a2.Threshold*float64(time.Millisecond))),
@@ -122,14 +123,19 @@ Ctrl-C stops both regions.
 			fmt.Fprintln(w, "\nstopping: healing both regions, stopping every process started...")
 			return nil
 		case line := <-cmds:
-			if err := a.regionCommand(e, line, survived.Load()); err != nil {
+			if err := a.regionCommand(e, line, survived); err != nil {
 				fmt.Fprintf(w, "%v\n", err)
 			}
 		case <-tick.C:
 			p := e.Status()
-			// Print routing, alarm and health changes as they happen.
+			// Print routing, alarm, health and failure changes as they
+			// happen, with the errors survived since the previous line.
 			if s := routeState(p); s != last {
-				fmt.Fprintf(a.env.Stdout, "%s  %s\n", a.env.Now().UTC().Format("15:04:05.000"), p.Line())
+				line := p.Line()
+				if since := survived.take(); len(since) > 0 {
+					line += " | survived since the last line: " + since.String()
+				}
+				fmt.Fprintf(a.env.Stdout, "%s  %s\n", a.env.Now().UTC().Format("15:04:05.000"), line)
 				last = s
 			}
 		}
@@ -145,7 +151,36 @@ func routeState(p twin.Status) string {
 	return st
 }
 
-func (a *app) regionCommand(e *twin.Env, line string, survived int64) error {
+// survivedTally counts the errors the twin survived by source: in all (for
+// status) and since the last state-change line.
+type survivedTally struct {
+	mu           sync.Mutex
+	total, since twin.SurvivedCounts
+}
+
+func (t *survivedTally) add(source string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.total[source]++
+	t.since[source]++
+}
+
+// take returns the counts since the last take and starts them again.
+func (t *survivedTally) take() twin.SurvivedCounts {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	since := t.since
+	t.since = twin.SurvivedCounts{}
+	return since
+}
+
+func (t *survivedTally) totals() twin.SurvivedCounts {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return maps.Clone(t.total)
+}
+
+func (a *app) regionCommand(e *twin.Env, line string, survived *survivedTally) error {
 	f := strings.Fields(line)
 	arg := func(i int) string {
 		if i < len(f) {
@@ -194,7 +229,7 @@ func (a *app) regionCommand(e *twin.Env, line string, survived int64) error {
 	case "heal":
 		return e.Heal(arg(1))
 	case "status":
-		fmt.Fprintf(a.env.Stdout, "%s | errors survived %d\n", e.Status().Line(), survived)
+		fmt.Fprintf(a.env.Stdout, "%s | errors survived: %s\n", e.Status().Line(), survived.totals())
 		return nil
 	}
 	return fmt.Errorf("unknown command %q: want cut REGION [hang], slow REGION DURATION, link cut|heal, monitoring REGION, refuse REGION, fail REGION, heal REGION or status", line)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -94,7 +95,7 @@ func TestLocalRegionsCommands(t *testing.T) {
 			}
 		}
 	}
-	if !strings.Contains(live.String(), "-processor.log (appended): the processors' logs, and the AWS SDK's warnings") {
+	if !strings.Contains(live.String(), "-processor.log (appended): the processors' logs, and the errors a cut region causes") {
 		t.Errorf("the banner does not name the log the raw lines go to:\n%s", live.String())
 	}
 	if len(printed) != 4 {
@@ -148,6 +149,19 @@ func TestLocalRegionsCommands(t *testing.T) {
 		t.Errorf("order get from the cut primary says %q, want what to do", r.stderr)
 	}
 	until(ExitOK, "order", "get", good.OrderID, "--local", "--region", "us-west-2")
+	// The cut region's pollers fail: their raw lines go to the log.
+	logPath := strings.TrimSuffix(f.vars["TAPCTL_STATE"], filepath.Ext(f.vars["TAPCTL_STATE"])) + "-processor.log"
+	for deadline := time.Now().Add(60 * time.Second); ; {
+		b, _ := os.ReadFile(logPath)
+		if strings.Contains(string(b), "survived us-east-1: ") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no survived error of the cut region in %s after 60s", logPath)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	fmt.Fprintln(typed, "status")
 	fmt.Fprintln(typed, "heal us-east-1")
 	until(ExitOK, "order", "get", good.OrderID, "--local")
 
@@ -155,5 +169,19 @@ func TestLocalRegionsCommands(t *testing.T) {
 	r.want(t, ExitOK)
 	if !contains(r.stderr, "stopping", "stopped: both regions") {
 		t.Errorf("stderr lacks the stop:\n%s", r.stderr)
+	}
+	// On the terminal the cut is summed up, one line per change with the
+	// count by region; the raw errors are not streamed.
+	var cutLine, statusLine, summed bool
+	for _, line := range strings.Split(r.stdout, "\n") {
+		cutLine = cutLine || strings.Contains(line, "[cut refuse]")
+		summed = summed || strings.Contains(line, "survived since the last line: ") && strings.Contains(line, "us-east-1 ")
+		statusLine = statusLine || strings.Contains(line, "errors survived: ") && strings.Contains(line, "us-east-1 ")
+	}
+	if !cutLine || !summed || !statusLine {
+		t.Errorf("stdout: a cut line %v, a line summing the cut region's errors %v, status with the totals %v, want all:\n%s", cutLine, summed, statusLine, r.stdout)
+	}
+	if out := r.stdout + live.String(); contains(out, "connection reset") || contains(out, "connection refused") || contains(out, "exceeded maximum number of attempts") {
+		t.Errorf("raw errors of the cut region reached the terminal:\n%s", out)
 	}
 }

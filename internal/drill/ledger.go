@@ -30,12 +30,12 @@ type ledger struct {
 	alarms     []twin.AlarmChange
 	health     []twin.HealthChange
 	routes     []routeChange
-	survived   int
+	survived   twin.SurvivedCounts
 }
 
 func newLedger() *ledger {
 	return &ledger{byEBID: map[string]globalendpoint.Accepted{}, detail: map[string]globalendpoint.Accepted{},
-		results: map[string][]local.Result{}, start: time.Now()}
+		results: map[string][]local.Result{}, survived: twin.SurvivedCounts{}, start: time.Now()}
 }
 
 // observer feeds the ledger from the twin.
@@ -52,7 +52,7 @@ func (l *ledger) observer() twin.Observer {
 		Route: func(region string, at time.Time) {
 			locked(func() { l.routes = append(l.routes, routeChange{region, at}) })
 		},
-		Survived: func(error) { locked(func() { l.survived++ }) },
+		Survived: func(source string, _ error) { locked(func() { l.survived[source]++ }) },
 	}
 }
 

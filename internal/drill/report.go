@@ -151,10 +151,11 @@ type Report struct {
 	HealthChecks []twin.HealthChange `json:"healthChecks"`
 	Routes       []RouteMark         `json:"routes"`
 	// Survived counts errors the twin survived (a cut region's pollers,
-	// replication retries): counted here, not streamed.
-	Survived int           `json:"survived"`
-	Elapsed  time.Duration `json:"elapsedNs"`
-	Started  time.Time     `json:"started"`
+	// the AWS SDK's warnings, replication retries) by where they arose:
+	// counted here, their raw lines in the processor log, not streamed.
+	Survived twin.SurvivedCounts `json:"survived"`
+	Elapsed  time.Duration       `json:"elapsedNs"`
+	Started  time.Time           `json:"started"`
 	// Timeline is the path of the scenario's HTML timeline, if written.
 	Timeline string `json:"timeline,omitempty"`
 	// Interrupted says the drill was stopped (Ctrl-C) before it finished.
@@ -239,7 +240,7 @@ func (r *Report) WriteText(w io.Writer) {
 	}
 	fmt.Fprintf(tw, "events published / accepted / never accepted\t%d / %d / %d\n", r.Published, r.Accepted, r.Unaccepted)
 	fmt.Fprintf(tw, "entries refused by the endpoint (producer retried)\t%d\n", r.EntriesRefused)
-	fmt.Fprintf(tw, "errors survived (cut pollers, retries; not streamed)\t%d\n", r.Survived)
+	fmt.Fprintf(tw, "errors survived (cut pollers, SDK warnings, retries; lines in the processor log)\t%d (%s)\n", r.Survived.Total(), r.Survived)
 	fmt.Fprintf(tw, "accepted during the outage\t%d\n", r.AcceptedDuringOutage)
 	fmt.Fprintf(tw, "waited for healing (at risk: only in the primary)\t%d (%d)\n", r.WaitedForHealing, r.AtRisk)
 	fmt.Fprintf(tw, "dead letters redriven\t%d\n", r.Redriven)

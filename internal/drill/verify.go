@@ -34,7 +34,7 @@ func (d *drillRun) report(ctx context.Context, ls []gen.Lifecycle, stream []gen.
 		Rate: cfg.Rate, Lag: cfg.Lag, LagJitter: cfg.LagJitter, Skew: cfg.Skew,
 		Phases: append([]PhaseMark(nil), l.phases...), Alarms: append(l.alarms[:0:0], l.alarms...),
 		HealthChecks: append(l.health[:0:0], l.health...), Published: l.published, Elapsed: time.Since(l.start),
-		Redriven: d.redriven, Survived: l.survived, Started: l.start,
+		Redriven: d.redriven, Survived: maps.Clone(l.survived), Started: l.start,
 	}
 	for k, v := range sc.overrides {
 		rep.Overrides = append(rep.Overrides, fmt.Sprintf("%s=%v", k, v))

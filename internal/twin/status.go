@@ -131,3 +131,28 @@ func (e *Env) Datapoints(region string) []Datapoint { return e.monitor.datapoint
 func sortDatapoints(ds []Datapoint) {
 	sort.Slice(ds, func(i, j int) bool { return ds[i].Start.Before(ds[j].Start) })
 }
+
+// SurvivedCounts counts survived errors by source (see Observer.Survived).
+type SurvivedCounts map[string]int
+
+// String lists the counts by source, sorted: "replication 3, us-east-1 12";
+// "none" when empty.
+func (c SurvivedCounts) String() string {
+	if len(c) == 0 {
+		return "none"
+	}
+	parts := make([]string, 0, len(c))
+	for _, src := range slices.Sorted(maps.Keys(c)) {
+		parts = append(parts, fmt.Sprintf("%s %d", src, c[src]))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// Total is the sum over every source.
+func (c SurvivedCounts) Total() int {
+	n := 0
+	for _, v := range c {
+		n += v
+	}
+	return n
+}

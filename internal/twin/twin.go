@@ -82,9 +82,18 @@ type Observer struct {
 	// Route is told when the endpoint starts sending calls elsewhere.
 	Route func(region string, at time.Time)
 	// Survived is told of errors the twin survives (a cut region's
-	// pollers, replication retries); the drill counts them.
-	Survived func(error)
+	// pollers, the AWS SDK's warnings, replication retries) and where they
+	// arose: a region's name, "replication" or "producer". Their raw lines
+	// are in ProcessorOutput; the drill and tapctl local --regions count
+	// them rather than stream them.
+	Survived func(source string, err error)
 }
+
+// The sources of survived errors that are not a region.
+const (
+	SourceReplication = "replication"
+	SourceProducer    = "producer"
+)
 
 // DefaultEnv names the twin's resources.
 const DefaultEnv = "drill"
@@ -185,31 +194,37 @@ func Start(ctx context.Context, cfg Config) (e *Env, err error) {
 			e.Close()
 		}
 	}()
-	survived := func(err error) {
-		if cfg.Observer.Survived != nil {
-			cfg.Observer.Survived(err)
+	// survived returns the handler of errors from one source: the raw line
+	// goes to the processors' log, the observer counts it.
+	survived := func(source string) func(error) {
+		return func(err error) {
+			if cfg.ProcessorOutput != nil {
+				fmt.Fprintf(cfg.ProcessorOutput, "survived %s: %v\n", source, err)
+			}
+			if cfg.Observer.Survived != nil {
+				cfg.Observer.Survived(source, err)
+			}
 		}
 	}
 	// The SDK's own warnings (a response cut mid-body fails its checksum)
-	// are what a cut region is expected to cause: written to the processor
-	// log with the rest of the raw detail, and counted as survived, never
-	// streamed to the terminal.
-	e.sdkLog = logging.LoggerFunc(func(c logging.Classification, format string, v ...any) {
-		line := fmt.Sprintf("SDK %s %s", c, fmt.Sprintf(format, v...))
-		if cfg.ProcessorOutput != nil {
-			fmt.Fprintln(cfg.ProcessorOutput, line)
-		}
-		survived(errors.New(line))
-	})
+	// are what a cut region is expected to cause: survived, never streamed
+	// to the terminal.
+	sdkLog := func(source string) logging.Logger {
+		onErr := survived(source)
+		return logging.LoggerFunc(func(c logging.Classification, format string, v ...any) {
+			onErr(fmt.Errorf("SDK %s %s", c, fmt.Sprintf(format, v...)))
+		})
+	}
+	e.sdkLog = sdkLog(SourceProducer)
 	if e.monitor, err = newMonitor(spec, e.scale, cfg.Observer); err != nil {
 		return e, err
 	}
 	rc := func(name string) regionConfig {
 		ic := local.InvokerFromSpec(spec, e.scale.Factor())
 		ic.Concurrency = cfg.Concurrency
-		ic.OnError = survived
+		ic.OnError = survived(name)
 		c := regionConfig{
-			name: name, spec: spec, scale: e.scale, procOut: cfg.ProcessorOutput, invoker: ic, sdkLog: e.sdkLog,
+			name: name, spec: spec, scale: e.scale, procOut: cfg.ProcessorOutput, invoker: ic, sdkLog: sdkLog(name),
 			metric: func(at time.Time, latency time.Duration) { e.monitor.observe(name, at, latency) },
 			settled: func(res local.Result) {
 				if cfg.Observer.Settled != nil {
@@ -239,7 +254,7 @@ func Start(ctx context.Context, cfg Config) (e *Env, err error) {
 		Lag: cfg.Lag, LagJitter: cfg.LagJitter, Seed: cfg.Seed,
 		Skew:    map[string]time.Duration{spec.Secondary: cfg.Skew},
 		MaxSkew: cfg.Period,
-		Poll:    250 * time.Millisecond, CallTimeout: 3 * time.Second, OnError: survived,
+		Poll:    250 * time.Millisecond, CallTimeout: 3 * time.Second, OnError: survived(SourceReplication),
 	}); err != nil {
 		return e, err
 	}
@@ -252,7 +267,7 @@ func Start(ctx context.Context, cfg Config) (e *Env, err error) {
 	// the failover stack exists (stacks.NewAll's dependencies).
 	for _, r := range e.regions() {
 		e.wg.Add(1)
-		go func() { defer e.wg.Done(); r.run(run, 5*time.Second, survived) }()
+		go func() { defer e.wg.Done(); r.run(run, 5*time.Second, survived(r.name)) }()
 		e.hbWG.Add(1)
 		go func() { defer e.hbWG.Done(); r.heartbeat(hb, e.scale.Local(spec.Heartbeat.Rate)) }()
 	}
@@ -260,7 +275,7 @@ func Start(ctx context.Context, cfg Config) (e *Env, err error) {
 	go func() {
 		defer e.wg.Done()
 		if err := e.repl.Run(run); err != nil {
-			survived(err)
+			survived(SourceReplication)(err)
 		}
 	}()
 
