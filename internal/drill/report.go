@@ -240,7 +240,7 @@ func (r *Report) WriteText(w io.Writer) {
 	}
 	fmt.Fprintf(tw, "events published / accepted / never accepted\t%d / %d / %d\n", r.Published, r.Accepted, r.Unaccepted)
 	fmt.Fprintf(tw, "entries refused by the endpoint (producer retried)\t%d\n", r.EntriesRefused)
-	fmt.Fprintf(tw, "errors survived (cut pollers, SDK warnings, retries; lines in the processor log)\t%d (%s)\n", r.Survived.Total(), r.Survived)
+	fmt.Fprintf(tw, "errors survived (counted, not streamed)\t%d (%s)\n", r.Survived.Total(), r.Survived)
 	fmt.Fprintf(tw, "accepted during the outage\t%d\n", r.AcceptedDuringOutage)
 	fmt.Fprintf(tw, "waited for healing (at risk: only in the primary)\t%d (%d)\n", r.WaitedForHealing, r.AtRisk)
 	fmt.Fprintf(tw, "dead letters redriven\t%d\n", r.Redriven)
