@@ -120,6 +120,13 @@ Ctrl-C stops both regions.
 	for {
 		select {
 		case <-ctx.Done():
+			// The last state, if it changed or errors were survived since
+			// the last line: a heal just before Ctrl-C is not lost.
+			p := e.Status()
+			since := survived.take()
+			if routeState(p) != last || len(since) > 0 {
+				fmt.Fprintf(a.env.Stdout, "%s  %s\n", a.env.Now().UTC().Format("15:04:05.000"), stateLine(p, since))
+			}
 			fmt.Fprintln(w, "\nstopping: healing both regions, stopping every process started...")
 			return nil
 		case line := <-cmds:
@@ -131,15 +138,19 @@ Ctrl-C stops both regions.
 			// Print routing, alarm, health and failure changes as they
 			// happen, with the errors survived since the previous line.
 			if s := routeState(p); s != last {
-				line := p.Line()
-				if since := survived.take(); len(since) > 0 {
-					line += " | survived since the last line: " + since.String()
-				}
-				fmt.Fprintf(a.env.Stdout, "%s  %s\n", a.env.Now().UTC().Format("15:04:05.000"), line)
+				fmt.Fprintf(a.env.Stdout, "%s  %s\n", a.env.Now().UTC().Format("15:04:05.000"), stateLine(p, survived.take()))
 				last = s
 			}
 		}
 	}
+}
+
+// stateLine is the status line with the errors survived since the last.
+func stateLine(p twin.Status, since twin.SurvivedCounts) string {
+	if len(since) == 0 {
+		return p.Line()
+	}
+	return p.Line() + " | survived since the last line: " + since.String()
 }
 
 // routeState is the part of the status worth a line when it changes.
