@@ -161,6 +161,8 @@ func (a *app) runLocal(ctx context.Context, f localFlags, env string, asJSON boo
 	procOut := &pendingLog{}
 	cfg := local.Config{
 		AWSEndpoint: f.awsEndpoint, Region: local.DefaultRegion, Env: env, ProcessorOutput: procOut,
+		// The bus's archive, as deployed: tapctl replay --local replays it.
+		Archive: true,
 		Invoker: local.InvokerConfig{
 			Concurrency: f.concurrency, RetryAttempts: f.retryAttempts, MaxEventAge: f.maxEventAge,
 			RetryBackoff: f.retryBackoff, Timeout: f.timeout,

@@ -174,6 +174,8 @@ Exit codes: 0 success, 1 failure, 2 usage error.`,
 		a.failoverCmd(),
 		a.orderCmd(),
 		a.accountCmd(),
+		a.replayCmd(),
+		a.verifyCmd(),
 	)
 	return root
 }

@@ -2,6 +2,7 @@ package local
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -12,13 +13,17 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/smithy-go"
 	"github.com/aws/smithy-go/logging"
 
 	"github.com/tap-trading/tap/internal/awslocal"
+	tapconfig "github.com/tap-trading/tap/internal/config"
 	"github.com/tap-trading/tap/internal/deployspec"
 	"github.com/tap-trading/tap/internal/motoserver"
+	"github.com/tap-trading/tap/internal/schema"
 )
 
 // Defaults of a local pipeline.
@@ -66,6 +71,13 @@ type Config struct {
 	// NewProcessor builds the processor. Default: the real handler
 	// (internal/processor), as deployed.
 	NewProcessor NewProcessorFunc
+	// Archive also creates the bus's archive, named and filtered as the
+	// stack deploys it (createArchive), so archived events can be replayed
+	// (tapctl replay --local). Default false: the two-region twin's buses
+	// deliver replicated events through every rule of the bus
+	// (internal/twin/eventbus), and the archive's managed rule, whose
+	// target is not an SQS queue, would fail each delivery.
+	Archive bool
 }
 
 // Pipeline is a provisioned local pipeline: the local AWS, its resources,
@@ -136,6 +148,11 @@ func Start(ctx context.Context, cfg Config) (p *Pipeline, err error) {
 	if p.Resources, err = ProvisionSpec(ctx, p.AWS, endpoint, cfg.Spec, cfg.Scale); err != nil {
 		return p, explainProvision(err, cfg, endpoint)
 	}
+	if cfg.Archive {
+		if err := createArchive(ctx, p.AWS, cfg.Spec, p.Resources.BusARN); err != nil {
+			return p, explainProvision(err, cfg, endpoint)
+		}
+	}
 	proc, err := cfg.NewProcessor(ctx, p.AWS, p.Resources, cfg.ProcessorOutput)
 	if err != nil {
 		return p, fmt.Errorf("local: build the processor: %w", err)
@@ -146,6 +163,36 @@ func Start(ctx context.Context, cfg Config) (p *Pipeline, err error) {
 	ic.Observe = p.notify
 	p.Invoker = NewInvoker(sqs.NewFromConfig(p.AWS), proc, ic)
 	return p, nil
+}
+
+// createArchive creates the archive of the bus busARN as the stack does
+// (infra.NewTradingBus): named s.Names.Archive(), keeping every event of
+// source schema.Source for the defaults' ArchiveRetentionDays (the spec
+// holds no archive settings). EventBridge adds a managed rule that keeps
+// replayed events out of the archive
+// (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-archive.html);
+// moto 5.2.1 does too.
+func createArchive(ctx context.Context, cfg aws.Config, s deployspec.Spec, busARN string) error {
+	name := s.Names.Archive()
+	pattern, err := json.Marshal(map[string][]string{"source": {schema.Source}})
+	if err != nil {
+		return fmt.Errorf("local: archive pattern: %w", err)
+	}
+	_, err = eventbridge.NewFromConfig(cfg).CreateArchive(ctx, &eventbridge.CreateArchiveInput{
+		ArchiveName:    &name,
+		EventSourceArn: &busARN,
+		EventPattern:   aws.String(string(pattern)),
+		RetentionDays:  aws.Int32(int32(tapconfig.Defaults().ArchiveRetentionDays)),
+	})
+	// A reused local AWS (--aws-endpoint) keeps the archive of the last
+	// run, as a redeployed stack keeps its archive.
+	if _, exists := errors.AsType[*ebtypes.ResourceAlreadyExistsException](err); exists {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("local: create archive %s: %w", name, err)
+	}
+	return nil
 }
 
 // Subscribe calls fn with every settled event from now on (one call at a

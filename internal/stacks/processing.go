@@ -4,6 +4,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/constructs-go/constructs/v10"
 
+	"github.com/tap-trading/tap/contract"
 	"github.com/tap-trading/tap/internal/config"
 	"github.com/tap-trading/tap/internal/deployspec"
 	"github.com/tap-trading/tap/internal/infra"
@@ -13,6 +14,9 @@ import (
 type Processing struct {
 	awscdk.Stack
 	*infra.Processing
+	// SchemaRegistry publishes the event contract in this region too, so
+	// producers keep their code bindings' source when the other is lost.
+	SchemaRegistry *infra.SchemaRegistry
 }
 
 // NewProcessing creates the processing stack of region; spec is
@@ -38,6 +42,8 @@ func NewProcessing(scope constructs.Construct, cfg config.Config, spec deployspe
 		},
 	})
 
+	reg := infra.NewSchemaRegistry(s, "SchemaRegistry", infra.SchemaRegistryProps{Names: n, Schemas: contract.Schemas()})
+
 	output(s, "BusName", p.Bus.Bus.EventBusName(), "Trading event bus name")
 	output(s, "BusArn", p.Bus.Bus.EventBusArn(), "Trading event bus ARN")
 	output(s, "DeliveryDlqUrl", p.DeliveryDLQ.QueueUrl(), "Queue of events EventBridge could not deliver")
@@ -45,5 +51,6 @@ func NewProcessing(scope constructs.Construct, cfg config.Config, spec deployspe
 	output(s, "ProcessorName", p.Processor.Function.FunctionName(), "Processor Lambda function name")
 	output(s, "AlertTopicArn", p.Alerts.Topic.TopicArn(), "SNS topic every alarm notifies")
 	output(s, "DashboardName", p.Dashboard.DashboardName(), "CloudWatch dashboard of this region")
-	return &Processing{Stack: s, Processing: p}
+	output(s, "SchemaRegistryName", reg.Registry.AttrRegistryName(), "Schema registry of the event contract, for producers' code bindings")
+	return &Processing{Stack: s, Processing: p, SchemaRegistry: reg}
 }
