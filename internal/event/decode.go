@@ -179,7 +179,7 @@ func decode(raw []byte, now time.Time, d *Decoded) *ValidationError {
 		detailTypeErr = te
 	}
 	if w.Time != "" {
-		t, err := time.Parse(time.RFC3339, w.Time)
+		t, err := parseRFC3339(w.Time)
 		if err != nil {
 			return invalid(ReasonInvalidEnvelope, "time", fmt.Sprintf("envelope time %s is not an RFC 3339 time", quote(w.Time)))
 		}
@@ -200,10 +200,20 @@ func decode(raw []byte, now time.Time, d *Decoded) *ValidationError {
 		return invalid(ReasonUnknownDetailType, "detail-type", fmt.Sprintf("detail-type %s is unknown: want %s or %s",
 			quote(w.DetailType), schema.DetailTypeExecutionReport, schema.DetailTypeHeartbeat))
 	}
-	// A wrong type on a field of the other detail-type is an unknown field of
-	// this one, and unknown fields are ignored.
-	if detailTypeErr != nil && isHeartbeatField(detailTypeErr.Field) == (w.DetailType == schema.DetailTypeHeartbeat) {
-		return detailTypeError(detailTypeErr)
+	if detailTypeErr != nil {
+		if isHeartbeatField(detailTypeErr.Field) == (w.DetailType == schema.DetailTypeHeartbeat) {
+			return detailTypeError(detailTypeErr)
+		}
+		// A wrong type on a field of the other detail-type is an unknown
+		// field of this one, and unknown fields are ignored. But
+		// encoding/json reports only the first type error, so this one may
+		// hide another: decode again with this type's fields alone.
+		if te := typeErrorOf(raw, w.DetailType); te != nil {
+			if !strings.HasPrefix(te.Field, "detail.") {
+				return envelopeTypeError(te)
+			}
+			return detailTypeError(te)
+		}
 	}
 	if w.Detail == (wireDetail{}) {
 		return invalid(ReasonMissingField, "detail", "detail is missing, null or empty: want the "+w.DetailType+" object")
@@ -222,6 +232,48 @@ func decode(raw []byte, now time.Time, d *Decoded) *ValidationError {
 	}
 	d.Report = r
 	return nil
+}
+
+// wireReportOnly is the ExecutionReport detail alone: the Heartbeat's
+// fields, declared at this level, take any JSON value.
+type wireReportOnly struct {
+	wireDetail
+	Region json.RawMessage `json:"region"`
+	SentAt json.RawMessage `json:"sentAt"`
+}
+
+// wireHeartbeatOnly is the Heartbeat detail alone.
+type wireHeartbeatOnly struct {
+	Region string `json:"region"`
+	SentAt string `json:"sentAt"`
+}
+
+// typeErrorOf returns the first JSON type error of raw decoded as an event
+// of detailType alone, or nil. It runs only when a type error on the other
+// detail type's field may hide one: its cost is on rejected input only.
+func typeErrorOf(raw []byte, detailType string) *json.UnmarshalTypeError {
+	var err error
+	if detailType == schema.DetailTypeHeartbeat {
+		err = json.Unmarshal(raw, &struct {
+			wireEvent
+			Detail wireHeartbeatOnly `json:"detail"`
+		}{})
+	} else {
+		err = json.Unmarshal(raw, &struct {
+			wireEvent
+			Detail wireReportOnly `json:"detail"`
+		}{})
+	}
+	te := asTypeError(err)
+	// encoding/json names a field of an embedded struct with the struct's
+	// type in its path (wireEvent.account, detail.wireDetail.price): keep
+	// the JSON names.
+	if te != nil && strings.HasPrefix(te.Field, "detail.") {
+		te.Field = "detail." + te.Field[strings.LastIndex(te.Field, ".")+1:]
+	} else if te != nil {
+		te.Field = te.Field[strings.LastIndex(te.Field, ".")+1:]
+	}
+	return te
 }
 
 // toReport parses the text of the detail's fields, then applies the rules.
@@ -310,7 +362,7 @@ func parseTimeField(field, text string) (time.Time, *ValidationError) {
 	if text == "" {
 		return time.Time{}, nil
 	}
-	t, err := time.Parse(time.RFC3339, text)
+	t, err := parseRFC3339(text)
 	if err != nil {
 		return time.Time{}, invalid(ReasonInvalidTime, field, fmt.Sprintf(
 			"%s %s is not an RFC 3339 time: want e.g. 2006-01-02T15:04:05.999Z", field, quote(text)))
@@ -344,7 +396,7 @@ func DecodeEnvelope(raw []byte) (Envelope, error) {
 	}
 	e := Envelope{ID: w.ID, Source: w.Source, DetailType: w.DetailType, Account: w.Account, Region: w.Region, ReplayName: w.ReplayName}
 	if w.Time != "" {
-		t, err := time.Parse(time.RFC3339, w.Time)
+		t, err := parseRFC3339(w.Time)
 		if err != nil {
 			return Envelope{}, invalid(ReasonInvalidEnvelope, "time", fmt.Sprintf("envelope time %s is not an RFC 3339 time", quote(w.Time)))
 		}
