@@ -11,7 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tap-trading/tap/internal/dlq"
-	"github.com/tap-trading/tap/internal/publish"
+	"github.com/tap-trading/tap/producer"
 )
 
 // dlqFlags select a dead-letter queue.
@@ -194,7 +194,7 @@ rejected again. --reason limits the redrive to one reason code.`,
 				return err
 			}
 			bus := q.t.bus()
-			outs, rerr := dlq.Redrive(cmd.Context(), q.t.sqs(), q.url, publish.New(q.t.eventbridge(), publish.Options{}),
+			outs, rerr := dlq.Redrive(cmd.Context(), q.t.sqs(), q.url, producer.New(q.t.eventbridge(), producer.Options{}),
 				dlq.RedriveOptions{Bus: bus, Max: f.max, Reason: reason, DryRun: dryRun})
 			rep := redriveReport{Queue: q.name, Bus: bus, Region: q.t.region, where: q.t.where(), DryRun: dryRun, Counts: map[string]int{}, Outcomes: outs}
 			if rep.Outcomes == nil {

@@ -16,9 +16,9 @@ import (
 	"github.com/tap-trading/tap/internal/event"
 	"github.com/tap-trading/tap/internal/gen"
 	"github.com/tap-trading/tap/internal/local"
-	"github.com/tap-trading/tap/internal/publish"
 	"github.com/tap-trading/tap/internal/schema"
 	"github.com/tap-trading/tap/internal/store"
+	"github.com/tap-trading/tap/producer"
 )
 
 // loadReport is what load reports.
@@ -156,7 +156,7 @@ func (a *app) runLoad(ctx context.Context, pub publisher, plan loadPlan) (loadRe
 	var mu sync.Mutex
 	start := a.env.Now()
 	err := pace(ctx, len(entries), plan.rate, plan.concurrency, func(ctx context.Context, lo, hi int) error {
-		sum, err := pub.Publish(ctx, entries[lo:hi], func(r publish.EntryResult) {
+		sum, err := pub.Publish(ctx, entries[lo:hi], func(r producer.EntryResult) {
 			mu.Lock()
 			defer mu.Unlock()
 			_ = bar.Add(1)
@@ -227,7 +227,7 @@ func pace(ctx context.Context, n int, rate float64, concurrency int, send func(c
 	slots := make(chan struct{}, concurrency)
 	var wg sync.WaitGroup
 	start := time.Now()
-	batch := publish.MaxBatchEntries
+	batch := producer.MaxBatchEntries
 	if rate < float64(batch) {
 		batch = max(1, int(rate)) // small rates: smaller batches, so pacing stays smooth
 	}

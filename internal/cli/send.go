@@ -3,13 +3,16 @@ package cli
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -17,8 +20,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tap-trading/tap/internal/local"
-	"github.com/tap-trading/tap/internal/publish"
 	"github.com/tap-trading/tap/internal/schema"
+	"github.com/tap-trading/tap/producer"
 )
 
 // publishFlags are the flags that choose where events go.
@@ -43,9 +46,12 @@ func (p *publishFlags) register(cmd *cobra.Command, concurrency int) {
 }
 
 // publisher is where a command publishes: a publisher and the bus entries
-// name, described for messages.
+// name, described for messages; api and opts build a durable producer
+// (send --spool) to the same place.
 type publisher struct {
-	*publish.Publisher
+	*producer.Publisher
+	api    producer.API
+	opts   producer.Options
 	bus    string
 	where  string
 	target target
@@ -69,7 +75,7 @@ func (p *publishFlags) publisher(ctx context.Context, a *app) (publisher, error)
 	if p.retryFor < 0 {
 		return publisher{}, usagef("--timeout %s: want 0 (retry --max-attempts times) or a positive duration", p.retryFor)
 	}
-	opts := publish.Options{MaxAttempts: p.maxAttempts, Concurrency: p.concurrency, RetryFor: p.retryFor}
+	opts := producer.Options{MaxAttempts: p.maxAttempts, Concurrency: p.concurrency, RetryFor: p.retryFor}
 	var t target
 	var err error
 	if p.useLocal {
@@ -94,7 +100,8 @@ func (p *publishFlags) publisher(ctx context.Context, a *app) (publisher, error)
 		opts.EndpointID = id
 		out.where = fmt.Sprintf("global endpoint %s (bus %s)", id, out.bus)
 	}
-	out.Publisher = publish.New(t.eventbridge(), opts)
+	out.api, out.opts = t.eventbridge(), opts
+	out.Publisher = producer.New(out.api, opts)
 	return out, nil
 }
 
@@ -106,10 +113,18 @@ type sendResult struct {
 	Failed      []sendFailed `json:"failed"`
 	Unsent      int          `json:"unsent"`
 	Calls       int          `json:"calls"`
+	// With --spool: the spool, the events found there from an earlier send
+	// (sent first), and those not accepted that stay there.
+	Spool       string `json:"spool,omitempty"`
+	Resumed     int    `json:"resumed,omitempty"`
+	LeftInSpool int    `json:"leftInSpool,omitempty"`
 }
 
 type sendFailed struct {
+	// Line is the input line; 0 for an event resumed from the spool, which
+	// Seq then names.
 	Line         int    `json:"line"`
+	Seq          uint64 `json:"seq,omitempty"`
 	ErrorCode    string `json:"errorCode"`
 	ErrorMessage string `json:"errorMessage"`
 	Attempts     int    `json:"attempts"`
@@ -118,8 +133,9 @@ type sendFailed struct {
 func (a *app) sendCmd() *cobra.Command {
 	var file string
 	var pf publishFlags
+	var sp spoolFlags
 	cmd := &cobra.Command{
-		Use:   "send [--file FILE|-] [--endpoint-id ID | --bus NAME | --local]",
+		Use:   "send [--file FILE|-] [--endpoint-id ID | --bus NAME | --local] [--spool DIR]",
 		Short: "Publish events from a file or stdin",
 		Long: `Publish events read as JSON lines from --file or stdin. Each line is either an
 ExecutionReport (or Heartbeat) detail, sent with source tap.trading, or a full
@@ -135,7 +151,13 @@ of up to 10; entries PutEvents reports as failed are retried with backoff, and
 the command exits 1 if any event is still not accepted. Entries refused for a
 reason a retry can fix — the global endpoint failing over to the other
 region takes about a minute in AWS, seconds locally — are retried with
-backoff for up to --timeout (default 1m), so a send rides through a failover.`,
+backoff for up to --timeout (default 1m), so a send rides through a failover.
+
+With --spool DIR, the events are first written (and fsync'd) to a spool in
+DIR; those not accepted within --timeout stay there, and the next
+tapctl send --spool DIR sends them first (--file /dev/null sends only them).
+A send killed half-way loses nothing: an event accepted is recorded before
+it leaves the spool and is not sent again.`,
 		Example: `  # through the global endpoint of env dev (ID from the Tap-dev-Failover stack)
   tapctl send --env dev --file examples/lifecycle.jsonl
 
@@ -145,7 +167,11 @@ backoff for up to --timeout (default 1m), so a send rides through a failover.`,
   # into the local pipeline: the repository's example order lifecycle, then a heartbeat from stdin
   tapctl send --local --file examples/lifecycle.jsonl
   tapctl send --local --file examples/put-events.json
-  echo '{"region":"us-east-1","sentAt":"2026-01-05T14:30:00Z"}' | tapctl send --local`,
+  echo '{"region":"us-east-1","sentAt":"2026-01-05T14:30:00Z"}' | tapctl send --local
+
+  # durably: what is not accepted within --timeout waits in the spool for the next send
+  tapctl send --env dev --file examples/lifecycle.jsonl --spool ~/.tap/spool
+  tapctl send --env dev --file /dev/null --spool ~/.tap/spool`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			asJSON, err := a.json()
@@ -165,6 +191,9 @@ backoff for up to --timeout (default 1m), so a send rides through a failover.`,
 			if err != nil {
 				return err
 			}
+			if sp.dir != "" {
+				return a.sendSpooled(cmd.Context(), pub, pf, sp, entries, lines, file, asJSON)
+			}
 			if len(entries) == 0 {
 				return usagef("no events in %s", inputName(file))
 			}
@@ -176,7 +205,7 @@ backoff for up to --timeout (default 1m), so a send rides through a failover.`,
 			if a.env.Interactive && !asJSON {
 				bar = local.NewProgress(a.env.Stderr, len(entries), "sending")
 			}
-			sum, perr := pub.Publish(cmd.Context(), entries, func(publish.EntryResult) { _ = bar.Add(1) })
+			sum, perr := pub.Publish(cmd.Context(), entries, func(producer.EntryResult) { _ = bar.Add(1) })
 			_ = bar.Finish()
 			res := sendResult{Destination: pub.where, Events: len(entries), Accepted: sum.Accepted, Unsent: sum.Unsent, Calls: sum.Calls, Failed: []sendFailed{}}
 			for _, f := range sum.Failed {
@@ -208,7 +237,151 @@ backoff for up to --timeout (default 1m), so a send rides through a failover.`,
 	pf.register(cmd, 1)
 	cmd.Flags().DurationVar(&pf.retryFor, "timeout", time.Minute,
 		"how long entries refused for a reason a retry can fix (a global endpoint failing over, throttling) are retried; 0 retries --max-attempts times instead")
+	cmd.Flags().StringVar(&sp.dir, "spool", "", "spool directory: events are fsync'd there before they are sent, and those not accepted within --timeout stay for the next send --spool DIR (created if missing)")
+	cmd.Flags().Int64Var(&sp.maxMB, "spool-max-mb", 64, "bound of the spool's size on disk, in MiB (with --spool)")
 	return cmd
+}
+
+// spoolFlags are send's durable-spool flags.
+type spoolFlags struct {
+	dir   string
+	maxMB int64
+}
+
+// sendSpooled sends entries through a durable producer on the spool: the
+// events an earlier send left there go first; what is not accepted within
+// --timeout stays there. With --timeout 0, an entry refused --max-attempts
+// times is given up (and leaves the spool) instead.
+func (a *app) sendSpooled(ctx context.Context, pub publisher, pf publishFlags, sp spoolFlags, entries []ebtypes.PutEventsRequestEntry, lines []int, file string, asJSON bool) error {
+	if sp.maxMB < 1 {
+		return usagef("--spool-max-mb %d: want at least 1", sp.maxMB)
+	}
+	var (
+		mu      sync.Mutex
+		results []producer.Result
+		bar     progress = noProgress{}
+	)
+	cfg := producer.Config{
+		EndpointID: pub.opts.EndpointID, SpoolDir: sp.dir, SpoolMaxBytes: sp.maxMB << 20, Concurrency: pf.concurrency,
+		OnResult: func(r producer.Result) {
+			mu.Lock()
+			defer mu.Unlock()
+			results = append(results, r)
+			_ = bar.Add(1)
+		},
+	}
+	if pf.retryFor == 0 {
+		cfg.MaxAttempts = pf.maxAttempts
+	}
+	// The bar is drawn from OnResult: it is set before the producer starts.
+	mu.Lock()
+	p, err := producer.Open(pub.api, cfg)
+	if err != nil {
+		mu.Unlock()
+		return explainSpool(err, sp.dir)
+	}
+	rec := p.Recovery()
+	for _, t := range rec.Torn {
+		fmt.Fprintf(a.env.Stderr, "spool: %s\n", t)
+	}
+	if len(entries) == 0 && rec.Resumed == 0 {
+		mu.Unlock()
+		_ = p.Close(ctx)
+		return usagef("no events in %s, and none waiting in the spool %s", inputName(file), sp.dir)
+	}
+	if !asJSON {
+		resumed := ""
+		if rec.Resumed > 0 {
+			resumed = fmt.Sprintf(" after the %s an earlier send left in it", plural(rec.Resumed, "event"))
+		}
+		bound := fmt.Sprintf("those refused %s (--max-attempts) are given up", plural(pf.maxAttempts, "time"))
+		if pf.retryFor > 0 {
+			bound = fmt.Sprintf("those not accepted within %s (--timeout) stay there for the next send", pf.retryFor)
+		}
+		fmt.Fprintf(a.env.Stderr, "sending %s to %s through the spool %s%s; %s\n",
+			plural(len(entries), "event"), pub.where, sp.dir, resumed, bound)
+	}
+	if a.env.Interactive && !asJSON {
+		bar = local.NewProgress(a.env.Stderr, len(entries)+rec.Resumed, "sending")
+	}
+	mu.Unlock()
+	var first uint64
+	if len(entries) > 0 {
+		if first, err = p.Send(ctx, entries...); err != nil {
+			_ = p.Close(ctx)
+			return explainSpool(err, sp.dir)
+		}
+	}
+	closeCtx := ctx
+	if pf.retryFor > 0 {
+		var cancel context.CancelFunc
+		closeCtx, cancel = context.WithTimeout(ctx, pf.retryFor)
+		defer cancel()
+	}
+	cerr := p.Close(closeCtx)
+	_ = bar.Finish()
+
+	st := p.Stats()
+	res := sendResult{Destination: pub.where, Events: len(entries), Accepted: st.Accepted, Calls: st.Calls, Failed: []sendFailed{},
+		Spool: sp.dir, Resumed: rec.Resumed, Unsent: st.Unsent, LeftInSpool: st.Unsent}
+	mu.Lock()
+	slices.SortFunc(results, func(x, y producer.Result) int { return cmp.Compare(x.Seq, y.Seq) })
+	for _, r := range results {
+		if r.Accepted() {
+			continue
+		}
+		f := sendFailed{Seq: r.Seq, ErrorCode: r.ErrorCode, ErrorMessage: r.ErrorMessage, Attempts: r.Attempts}
+		if !r.Resumed && r.Seq >= first && r.Seq-first < uint64(len(lines)) {
+			f.Line, f.Seq = lines[r.Seq-first], 0
+		}
+		res.Failed = append(res.Failed, f)
+	}
+	mu.Unlock()
+	if asJSON {
+		if err := writeJSON(a.env.Stdout, res); err != nil {
+			return err
+		}
+	} else {
+		fmt.Fprintf(a.env.Stdout, "sent %d of %d events to %s in %s\n", res.Accepted, res.Events+res.Resumed, res.Destination, plural(res.Calls, "call"))
+		for _, f := range res.Failed {
+			what := fmt.Sprintf("line %d", f.Line)
+			if f.Line == 0 {
+				what = fmt.Sprintf("spooled event %d (from an earlier send)", f.Seq)
+			}
+			fmt.Fprintf(a.env.Stderr, "%s: not accepted after %s: %s: %s\n", what, plural(f.Attempts, "attempt"), f.ErrorCode, f.ErrorMessage)
+		}
+		if res.LeftInSpool > 0 {
+			fmt.Fprintf(a.env.Stderr, "%d of %d events NOT accepted yet stay in the spool %s; send them with: tapctl send --spool %s --file /dev/null (and the same destination flags)\n",
+				res.LeftInSpool, res.Events+res.Resumed, sp.dir, sp.dir)
+		}
+		if n := len(res.Failed); n > 0 {
+			fmt.Fprintf(a.env.Stderr, "%d of %d events NOT accepted and given up (they left the spool); fix the cause and send those lines again\n", n, res.Events+res.Resumed)
+		}
+	}
+	var ue *producer.UnsentError
+	if errors.As(cerr, &ue) && !errors.Is(ue.Err, context.DeadlineExceeded) && !errors.Is(ue.Err, context.Canceled) {
+		// A call no retry can fix (AccessDenied...): say why.
+		return ue.Err
+	}
+	if cerr != nil && ue == nil {
+		return cerr
+	}
+	if res.LeftInSpool > 0 || len(res.Failed) > 0 {
+		return failed()
+	}
+	return nil
+}
+
+// explainSpool adds what to do to the spool's errors that need a flag
+// changed.
+func explainSpool(err error, dir string) error {
+	switch {
+	case errors.Is(err, producer.ErrSpoolFull):
+		return hint(err, fmt.Sprintf("raise --spool-max-mb, or first send what the spool holds: tapctl send --spool %s --file /dev/null", dir))
+	case errors.Is(err, producer.ErrSpoolNotWritable):
+		return hint(err, "fix the directory as the message says, or give --spool another one (it is created if missing)")
+	}
+	return err
 }
 
 // open opens name for reading; - is stdin.

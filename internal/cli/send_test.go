@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -302,5 +303,115 @@ func TestSendTakesAnArrayOfEntries(t *testing.T) {
 		if r.code == ExitOK || !contains(r.stderr, tc.says) {
 			t.Errorf("send %q: exit %d stderr %q, want a failure saying %q", tc.input, r.code, r.stderr, tc.says)
 		}
+	}
+}
+
+// With --spool, events not accepted within --timeout stay in the spool, and
+// the next send --spool sends them — once: an event accepted is never sent
+// again.
+func TestSendSpoolKeepsWhatIsNotAcceptedForTheNextSend(t *testing.T) {
+	f := newFixture(t)
+	var down atomic.Bool
+	down.Store(true)
+	var mu sync.Mutex
+	accepted := map[string]int{}
+	fake := newFakeAWS(t, func(r recorded, w http.ResponseWriter) {
+		var in putEventsRequest
+		_ = json.Unmarshal(r.Body, &in)
+		var out []string
+		failed := 0
+		for _, e := range in.Entries {
+			// The first entry gets in; the rest are refused while down.
+			if down.Load() && e.DetailType != "ExecutionReport" {
+				out = append(out, `{"ErrorCode":"InternalFailure","ErrorMessage":"the endpoint is failing over"}`)
+				failed++
+				continue
+			}
+			mu.Lock()
+			accepted[e.Detail]++
+			mu.Unlock()
+			out = append(out, `{"EventId":"ok"}`)
+		}
+		awsJSON(w, 200, fmt.Sprintf(`{"FailedEntryCount":%d,"Entries":[%s]}`, failed, strings.Join(out, ",")))
+	})
+	f.env.Endpoints[eventbridge.ServiceID] = fake.URL
+	dir := filepath.Join(t.TempDir(), "spool")
+
+	// sendInput's heartbeat is refused until the endpoint is back.
+	r := f.run(sendInput, "send", "--endpoint-id", "abcde.veo", "--spool", dir, "--timeout", "1s").want(t, ExitFailure)
+	if !contains(r.stdout, "sent 2 of 3 events") || !contains(r.stderr, "through the spool "+dir, "1 of 3 events NOT accepted yet stay in the spool "+dir, "tapctl send --spool "+dir+" --file /dev/null") {
+		t.Fatalf("first send: stdout %q\nstderr %q", r.stdout, r.stderr)
+	}
+
+	down.Store(false)
+	var res sendResult
+	f.run("", "send", "--endpoint-id", "abcde.veo", "--spool", dir, "--file", "/dev/null", "-o", "json").want(t, ExitOK).decode(t, &res)
+	if res.Events != 0 || res.Resumed != 1 || res.Accepted != 1 || res.LeftInSpool != 0 || res.Spool != dir {
+		t.Errorf("resumed send = %+v, want the 1 event left in the spool accepted", res)
+	}
+	if len(accepted) != 3 {
+		t.Errorf("endpoint accepted %d distinct events, want 3", len(accepted))
+	}
+	for d, n := range accepted {
+		if n != 1 {
+			t.Errorf("event %s accepted %d times, want once", d, n)
+		}
+	}
+	r = f.run("", "send", "--endpoint-id", "abcde.veo", "--spool", dir)
+	if r.code != ExitUsage || !contains(r.stderr, "no events in stdin, and none waiting in the spool "+dir) {
+		t.Errorf("send with nothing to send: exit %d stderr %q, want a usage error", r.code, r.stderr)
+	}
+}
+
+// A spool that cannot be used fails the send before anything is sent, says
+// what to fix, and leaves nothing behind.
+func TestSendSpoolThatCannotBeWritten(t *testing.T) {
+	f := newFixture(t)
+	fake := newFakeAWS(t, func(r recorded, w http.ResponseWriter) {
+		awsJSON(w, 200, `{"FailedEntryCount":0,"Entries":[{"EventId":"a"},{"EventId":"b"},{"EventId":"c"}]}`)
+	})
+	f.env.Endpoints[eventbridge.ServiceID] = fake.URL
+	file := filepath.Join(t.TempDir(), "not-a-dir")
+	if err := os.WriteFile(file, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := f.run(sendInput, "send", "--endpoint-id", "abcde.veo", "--spool", file).want(t, ExitFailure)
+	if !contains(r.stderr, file+" is a file, not a directory", "what to do", "--spool") || len(fake.calls()) != 0 {
+		t.Errorf("stderr %q after %d calls, want the reason, what to do, and no call", r.stderr, len(fake.calls()))
+	}
+
+	if os.Geteuid() == 0 {
+		t.Skip("running as root: chmod does not stop root from writing, so the read-only case cannot be made here")
+	}
+	ro := filepath.Join(t.TempDir(), "ro")
+	if err := os.Mkdir(ro, 0o500); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.Chmod(ro, 0o700) })
+	r = f.run(sendInput, "send", "--endpoint-id", "abcde.veo", "--spool", ro).want(t, ExitFailure)
+	if !contains(r.stderr, "spool directory not writable", ro, "permission denied", "chmod u+w") || len(fake.calls()) != 0 {
+		t.Errorf("read-only spool: stderr %q after %d calls", r.stderr, len(fake.calls()))
+	}
+	if left, _ := os.ReadDir(ro); len(left) != 0 {
+		t.Errorf("the refused send left %v in %s", left, ro)
+	}
+}
+
+// A send that would pass the spool's bound writes nothing and names the
+// flag to raise.
+func TestSendSpoolFull(t *testing.T) {
+	f := newFixture(t)
+	fake := newFakeAWS(t, func(r recorded, w http.ResponseWriter) {
+		awsJSON(w, 200, `{"FailedEntryCount":0,"Entries":[]}`)
+	})
+	f.env.Endpoints[eventbridge.ServiceID] = fake.URL
+	var in strings.Builder
+	for i := range 6 {
+		fmt.Fprintf(&in, `{"eventId":"11111111-1111-4111-8111-11111111111%d","pad":"%s"}`+"\n", i, strings.Repeat("x", 200<<10))
+	}
+	dir := t.TempDir()
+	r := f.run(in.String(), "send", "--endpoint-id", "abcde.veo", "--spool", dir, "--spool-max-mb", "1").want(t, ExitFailure)
+	if !contains(r.stderr, "spool "+dir+" is full", "1 MiB bound", "--spool-max-mb") || len(fake.calls()) != 0 {
+		t.Errorf("stderr %q after %d calls, want the full spool named with its bound and flag, and no call", r.stderr, len(fake.calls()))
 	}
 }

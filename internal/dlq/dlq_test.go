@@ -18,7 +18,7 @@ import (
 
 	"github.com/tap-trading/tap/internal/awslocal"
 	"github.com/tap-trading/tap/internal/motoserver"
-	"github.com/tap-trading/tap/internal/publish"
+	"github.com/tap-trading/tap/producer"
 )
 
 var motoEndpoint string
@@ -158,7 +158,7 @@ func TestRedriveRepublishesAndDeletesOnlyAccepted(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	outs, err := Redrive(ctx, q, url, publish.New(eb, publish.Options{}), RedriveOptions{Bus: bus})
+	outs, err := Redrive(ctx, q, url, producer.New(eb, producer.Options{}), RedriveOptions{Bus: bus})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,10 +194,10 @@ func TestRedriveRepublishesAndDeletesOnlyAccepted(t *testing.T) {
 // rejectingPublisher accepts only events whose detail contains accept.
 type rejectingPublisher struct{ accept string }
 
-func (p rejectingPublisher) Publish(_ context.Context, es []ebtypes.PutEventsRequestEntry, observe func(publish.EntryResult)) (publish.Summary, error) {
-	var s publish.Summary
+func (p rejectingPublisher) Publish(_ context.Context, es []ebtypes.PutEventsRequestEntry, observe func(producer.EntryResult)) (producer.Summary, error) {
+	var s producer.Summary
 	for i, e := range es {
-		r := publish.EntryResult{Index: i, Attempts: 1}
+		r := producer.EntryResult{Index: i, Attempts: 1}
 		if strings.Contains(aws.ToString(e.Detail), p.accept) {
 			r.EventID = "ok"
 			s.Accepted++
@@ -296,16 +296,16 @@ type requeueingPublisher struct {
 	url string
 }
 
-func (p requeueingPublisher) Publish(ctx context.Context, es []ebtypes.PutEventsRequestEntry, observe func(publish.EntryResult)) (publish.Summary, error) {
+func (p requeueingPublisher) Publish(ctx context.Context, es []ebtypes.PutEventsRequestEntry, observe func(producer.EntryResult)) (producer.Summary, error) {
 	for i, e := range es {
 		body := fmt.Sprintf(`{"source":"tap.trading","detail-type":"ExecutionReport","detail":%s}`, aws.ToString(e.Detail))
 		if _, err := p.q.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: &p.url, MessageBody: &body,
 			MessageAttributes: map[string]sqstypes.MessageAttributeValue{AttrReason: strAttr("AGAIN")}}); err != nil {
-			return publish.Summary{}, err
+			return producer.Summary{}, err
 		}
-		observe(publish.EntryResult{Index: i, EventID: "ok", Attempts: 1})
+		observe(producer.EntryResult{Index: i, EventID: "ok", Attempts: 1})
 	}
-	return publish.Summary{Accepted: len(es)}, nil
+	return producer.Summary{Accepted: len(es)}, nil
 }
 
 // TestRedriveEndsWhenEventsComeBack redrives events that fail again at

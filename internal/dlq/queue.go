@@ -14,7 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
-	"github.com/tap-trading/tap/internal/publish"
+	"github.com/tap-trading/tap/producer"
 )
 
 // SQS is the part of *sqs.Client the queue operations use.
@@ -25,9 +25,9 @@ type SQS interface {
 	GetQueueAttributes(ctx context.Context, in *sqs.GetQueueAttributesInput, opts ...func(*sqs.Options)) (*sqs.GetQueueAttributesOutput, error)
 }
 
-// Publisher republishes events (a *publish.Publisher).
+// Publisher republishes events (a *producer.Publisher).
 type Publisher interface {
-	Publish(ctx context.Context, entries []ebtypes.PutEventsRequestEntry, observe func(publish.EntryResult)) (publish.Summary, error)
+	Publish(ctx context.Context, entries []ebtypes.PutEventsRequestEntry, observe func(producer.EntryResult)) (producer.Summary, error)
 }
 
 // holdFor is how long a received message stays invisible to others while a
@@ -264,7 +264,7 @@ func redriveBatch(ctx context.Context, rc *receiver, pub Publisher, msgs []sqsty
 		return pick(outs, kept), nil
 	}
 	var accepted []int
-	_, err := pub.Publish(ctx, entries, func(r publish.EntryResult) {
+	_, err := pub.Publish(ctx, entries, func(r producer.EntryResult) {
 		i := at[r.Index]
 		if r.Accepted() {
 			accepted = append(accepted, i)

@@ -14,9 +14,9 @@ import (
 	"github.com/tap-trading/tap/internal/event"
 	"github.com/tap-trading/tap/internal/gen"
 	"github.com/tap-trading/tap/internal/local"
-	"github.com/tap-trading/tap/internal/publish"
 	"github.com/tap-trading/tap/internal/schema"
 	"github.com/tap-trading/tap/internal/twin"
+	"github.com/tap-trading/tap/producer"
 )
 
 // Run runs one scenario on a freshly deployed twin and returns its report.
@@ -57,10 +57,16 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	stream := closeConflicts(gen.Stream(ls, gen.StreamOptions{Seed: cfg.Seed, Duplicates: cfg.Duplicates, Conflicts: cfg.Conflicts}))
 	entries := entriesFor(stream, d.spec.Names.Bus())
 	l.accepted = make([]bool, len(stream))
-	pub, err := e.Producer(ctx)
+	// The drill's producer is a real one: it takes each delivery at the
+	// load's rate and retries what the endpoint refuses until accepted,
+	// up to 4 calls in flight (deliveries may be reordered, as by any
+	// producer that publishes concurrently).
+	flight := &published{byDetail: map[string][]int{}}
+	pub, err := e.Producer(ctx, producer.Config{Concurrency: 4, OnResult: l.onResult(flight, stream)})
 	if err != nil {
 		return nil, err
 	}
+	defer func() { _ = pub.Close(done) }()
 	if cfg.Progress != nil {
 		progressWG.Add(1)
 		go func() {
@@ -78,13 +84,12 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		}()
 	}
 
-	// The producer's calls outlive "stop load" (their retries finish) but
-	// not Ctrl-C.
+	// The producer's retries outlive "stop load" (what it took is sent)
+	// but not Ctrl-C.
 	loadCtx, stopLoad := context.WithCancel(ctx)
-	callCtx, stopCalls := context.WithCancel(ctx)
-	defer stopCalls()
-	var inflight sync.WaitGroup
-	go l.produce(loadCtx, callCtx, pub, entries, stream, cfg.Rate, &inflight)
+	defer stopLoad()
+	produced := make(chan struct{})
+	go func() { defer close(produced); l.produce(loadCtx, pub, flight, entries, cfg.Rate) }()
 
 	err = sc.run(ctx, d)
 	if err == nil {
@@ -105,12 +110,13 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	d.phase("stop load")
 	stopLoad()
-	waitCtx, cancelWait := context.WithTimeout(context.Background(), cfg.PhaseTimeout)
-	defer cancelWait()
-	waitGroup(waitCtx, &inflight)
-	// Calls still retrying after the wait end here, not after the endpoint
-	// is closed; what they published stays "never accepted" in the report.
-	stopCalls()
+	<-produced
+	// Entries still refused after a phase timeout are abandoned here, not
+	// after the endpoint is closed; they stay "never accepted" in the
+	// report.
+	closeCtx, cancelClose := context.WithTimeout(ctx, cfg.PhaseTimeout)
+	_ = pub.Close(closeCtx)
+	cancelClose()
 
 	d.phase("quiesce")
 	// Heartbeats stop so the replicas can settle; health is frozen with
@@ -203,46 +209,83 @@ func closeConflicts(stream []gen.Delivery) []gen.Delivery {
 	return res
 }
 
-// produce publishes one delivery every 1/rate until loadCtx ends; each is
-// retried by the publisher until accepted or callCtx ends.
-func (l *ledger) produce(loadCtx, callCtx context.Context, pub *publish.Publisher, entries []ebtypes.PutEventsRequestEntry, stream []gen.Delivery, rate float64, inflight *sync.WaitGroup) {
+// produce gives the producer one delivery every 1/rate until ctx ends.
+func (l *ledger) produce(ctx context.Context, pub *producer.Producer, flight *published, entries []ebtypes.PutEventsRequestEntry, rate float64) {
 	t := time.NewTicker(time.Duration(float64(time.Second) / rate))
 	defer t.Stop()
 	for i := range entries {
 		select {
 		case <-t.C:
-		case <-loadCtx.Done():
+		case <-ctx.Done():
 			return
 		}
+		detail := aws.ToString(entries[i].Detail)
+		flight.add(detail, i)
 		l.mu.Lock()
 		l.published++
 		l.mu.Unlock()
-		inflight.Add(1)
-		go func() {
-			defer inflight.Done()
-			_, _ = pub.Publish(callCtx, entries[i:i+1], func(r publish.EntryResult) {
-				if !r.Accepted() {
-					return
-				}
-				l.mu.Lock()
-				defer l.mu.Unlock()
-				l.accepted[i] = true
-				if a, ok := l.byEBID[r.EventID]; ok {
-					l.detail[stream[i].Report.EventID] = a
-				}
-			})
-		}()
+		if _, err := pub.Send(ctx, entries[i]); err != nil {
+			flight.take(detail)
+			l.mu.Lock()
+			l.published--
+			l.mu.Unlock()
+			return
+		}
 	}
 }
 
-func waitGroup(ctx context.Context, wg *sync.WaitGroup) {
-	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-ctx.Done():
+// onResult records an accepted delivery in the ledger, with the region and
+// time the endpoint accepted it.
+func (l *ledger) onResult(flight *published, stream []gen.Delivery) func(producer.Result) {
+	return func(r producer.Result) {
+		i, ok := flight.take(aws.ToString(r.Entry.Detail))
+		if !ok || !r.Accepted() {
+			return
+		}
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		l.accepted[i] = true
+		if a, ok := l.byEBID[r.EventID]; ok {
+			l.detail[stream[i].Report.EventID] = a
+		}
 	}
 }
+
+// published finds the delivery a producer's result is about: the stream
+// indexes given to the producer and not yet settled, by detail (a
+// duplicate delivery has its original's detail; either index will do).
+type published struct {
+	mu       sync.Mutex
+	byDetail map[string][]int
+}
+
+func (p *published) add(detail string, i int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.byDetail[detail] = append(p.byDetail[detail], i)
+}
+
+func (p *published) take(detail string) (int, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	is := p.byDetail[detail]
+	if len(is) == 0 {
+		return 0, false
+	}
+	if len(is) == 1 {
+		delete(p.byDetail, detail)
+	} else {
+		p.byDetail[detail] = is[1:]
+	}
+	return is[0], true
+}
+
+// done is a context already ended: Close with it stops a producer at once.
+var done = func() context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return ctx
+}()
 
 // queueKind picks one of a region's dead-letter queues.
 type queueKind int
@@ -267,7 +310,7 @@ func redrive(ctx context.Context, e *twin.Env, region string, q queueKind) (int,
 	if q == delivery {
 		url = res.DeliveryDLQURL
 	}
-	pub := publish.New(c.Events, publish.Options{})
+	pub := producer.New(c.Events, producer.Options{})
 	outs, err := dlq.Redrive(ctx, c.SQS, url, pub, dlq.RedriveOptions{Bus: res.Bus})
 	n := 0
 	for _, o := range outs {

@@ -21,9 +21,9 @@ import (
 	"github.com/tap-trading/tap/internal/dlq"
 	"github.com/tap-trading/tap/internal/event"
 	"github.com/tap-trading/tap/internal/gen"
-	"github.com/tap-trading/tap/internal/publish"
 	"github.com/tap-trading/tap/internal/schema"
 	"github.com/tap-trading/tap/internal/store"
+	"github.com/tap-trading/tap/producer"
 )
 
 // DemoConfig shapes a demo run.
@@ -153,10 +153,10 @@ func RunDemo(ctx context.Context, p *Pipeline, cfg DemoConfig) (*Report, error) 
 
 	bar := NewProgress(cfg.Progress, len(stream), "publishing")
 	start := cfg.Now()
-	pub := publish.New(eventbridge.NewFromConfig(p.AWS), publish.Options{})
-	var sum publish.Summary
+	pub := producer.New(eventbridge.NewFromConfig(p.AWS), producer.Options{})
+	var sum producer.Summary
 	var err error
-	for _, batch := range publish.Batches(entries) {
+	for _, batch := range producer.Batches(entries) {
 		// Backpressure: the local AWS is far slower than EventBridge, and a
 		// backlog the demo built itself would dominate the latency measured.
 		if err = run.waitOutstanding(ctx, sum.Accepted, cfg.Window, cfg.DrainTimeout); err != nil {
@@ -171,8 +171,8 @@ func RunDemo(ctx context.Context, p *Pipeline, cfg DemoConfig) (*Report, error) 
 		for i, k := range batch {
 			part[i] = entries[k]
 		}
-		var s publish.Summary
-		s, err = pub.Publish(ctx, part, func(r publish.EntryResult) {
+		var s producer.Summary
+		s, err = pub.Publish(ctx, part, func(r producer.EntryResult) {
 			_ = bar.Add(1)
 			if !r.Accepted() {
 				return

@@ -35,8 +35,8 @@ import (
 	"github.com/tap-trading/tap/internal/globalendpoint"
 	"github.com/tap-trading/tap/internal/local"
 	"github.com/tap-trading/tap/internal/partition"
-	"github.com/tap-trading/tap/internal/publish"
 	"github.com/tap-trading/tap/internal/replication"
+	"github.com/tap-trading/tap/producer"
 )
 
 // Config shapes a twin. Zero fields take the defaults in parentheses.
@@ -474,14 +474,21 @@ func (e *Env) EndpointCounts() globalendpoint.Counts { return e.endpoint.Counts(
 // Replication is the table replicator.
 func (e *Env) Replication() *replication.Replicator { return e.repl }
 
-// Producer returns a publisher to the endpoint that retries failed entries
-// the way a careful producer does, for as long as it takes.
-func (e *Env) Producer(ctx context.Context) (*publish.Publisher, error) {
-	cfg, err := awslocal.Config(ctx, e.endpoint.URL, e.spec.Primary, awsconfig.WithLogger(e.sdkLog))
+// Producer opens a producer (producer.Open) publishing to the endpoint the
+// way a careful producer does: entries refused for a reason a retry can
+// fix are retried until accepted, with backoff from 100 ms to 1 s (cfg's
+// zero Backoff and MaxBackoff), and the SDK's own retries are off so the
+// producer's figures count every refusal. cfg.SpoolDir makes it durable.
+func (e *Env) Producer(ctx context.Context, cfg producer.Config) (*producer.Producer, error) {
+	awsCfg, err := awslocal.Config(ctx, e.endpoint.URL, e.spec.Primary, awsconfig.WithLogger(e.sdkLog))
 	if err != nil {
 		return nil, err
 	}
-	return publish.New(eventbridge.NewFromConfig(cfg, func(o *eventbridge.Options) { o.RetryMaxAttempts = 1 }), publish.Options{
-		MaxAttempts: 1 << 20, Backoff: 100 * time.Millisecond, MaxBackoff: time.Second,
-	}), nil
+	if cfg.Backoff == 0 {
+		cfg.Backoff = 100 * time.Millisecond
+	}
+	if cfg.MaxBackoff == 0 {
+		cfg.MaxBackoff = time.Second
+	}
+	return producer.Open(eventbridge.NewFromConfig(awsCfg, func(o *eventbridge.Options) { o.RetryMaxAttempts = 1 }), cfg)
 }

@@ -1,4 +1,4 @@
-package publish
+package producer
 
 import (
 	"context"
@@ -225,7 +225,6 @@ func TestPublishConcurrentSettlesEveryEntryOnce(t *testing.T) {
 }
 
 func TestBackoffGrowsAndIsCapped(t *testing.T) {
-	p := New(nil, Options{Backoff: 100 * time.Millisecond, MaxBackoff: time.Second})
 	for _, tc := range []struct {
 		try      int
 		min, max time.Duration
@@ -235,7 +234,7 @@ func TestBackoffGrowsAndIsCapped(t *testing.T) {
 		{3, 200 * time.Millisecond, 400 * time.Millisecond},
 		{10, 500 * time.Millisecond, time.Second},
 	} {
-		if got := p.backoff(tc.try); got < tc.min || got > tc.max {
+		if got := backoff(100*time.Millisecond, time.Second, tc.try); got < tc.min || got > tc.max {
 			t.Errorf("backoff(%d) = %v, want within [%v, %v]", tc.try, got, tc.min, tc.max)
 		}
 	}

@@ -1,38 +1,11 @@
-// Package publish sends events to EventBridge with PutEvents the way a careful
-// producer does: batches of at most 10 entries and 256 KiB, a regional bus or
-// a global endpoint (EndpointId, which the SDK signs with SigV4a), and retries
-// with backoff of the entries a call reports as failed. tapctl send, load,
-// dlq redrive and the local demo all publish through it.
-package publish
+package producer
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"math/rand/v2"
 	"sync"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
-	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
-	"github.com/aws/smithy-go"
-)
-
-// API is the part of *eventbridge.Client the publisher uses.
-type API interface {
-	PutEvents(ctx context.Context, in *eventbridge.PutEventsInput, opts ...func(*eventbridge.Options)) (*eventbridge.PutEventsOutput, error)
-}
-
-// Service limits of one PutEvents call.
-const (
-	// MaxBatchEntries is the most entries one PutEvents call takes.
-	MaxBatchEntries = 10
-	// MaxBatchBytes bounds the summed entry size of a call. EventBridge
-	// allows 1 MB per call today; 256 KiB is its long-standing per-entry and
-	// former per-call limit, safe in every region and in emulators.
-	MaxBatchBytes = 256 << 10
 )
 
 // Options configure a Publisher. The zero value publishes to the entries'
@@ -55,6 +28,8 @@ type Options struct {
 	Backoff, MaxBackoff time.Duration
 	// Concurrency is how many calls may be in flight. Default 1.
 	Concurrency int
+	// Metrics, if set, receives the publisher's figures (never Spooled).
+	Metrics Metrics
 	// Sleep waits between retries; tests replace it. Default: a timer that
 	// stops early when ctx ends.
 	Sleep func(ctx context.Context, d time.Duration) error
@@ -75,6 +50,9 @@ func (o Options) withDefaults() Options {
 	if o.Concurrency <= 0 {
 		o.Concurrency = 1
 	}
+	if o.Metrics == nil {
+		o.Metrics = NopMetrics{}
+	}
 	if o.Sleep == nil {
 		o.Sleep = sleep
 	}
@@ -84,7 +62,10 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
-// Publisher publishes entries through one EventBridge client.
+// Publisher publishes a given slice of entries and returns once each is
+// settled: the synchronous form, for a command that has all its events in
+// hand (tapctl send, load, dlq redrive). Nothing is kept on disk; for a
+// long-running producer that must not lose what it was given, use Open.
 type Publisher struct {
 	api  API
 	opts Options
@@ -134,7 +115,8 @@ func (s Summary) NotAccepted() int { return len(s.Failed) + s.Unsent }
 // observe, if not nil, is called once per settled entry (from the publishing
 // goroutines, one at a time). The error is not nil when a call failed in a
 // way no retry can fix (e.g. AccessDenied, an unknown endpoint) or ctx
-// ended; the summary then counts what was not sent as Unsent.
+// ended; the summary then counts what was not sent as Unsent. An entry
+// accepted is never sent again.
 func (p *Publisher) Publish(ctx context.Context, entries []types.PutEventsRequestEntry, observe func(EntryResult)) (Summary, error) {
 	batches := Batches(entries)
 	ctx, cancel := context.WithCancel(ctx)
@@ -152,8 +134,10 @@ func (p *Publisher) Publish(ctx context.Context, entries []types.PutEventsReques
 		settled[r.Index] = true
 		if r.Accepted() {
 			sum.Accepted++
+			p.opts.Metrics.Accepted(1)
 		} else {
 			sum.Failed = append(sum.Failed, r)
+			p.opts.Metrics.Failed(1)
 		}
 		if observe != nil {
 			observe(r)
@@ -167,10 +151,18 @@ func (p *Publisher) Publish(ctx context.Context, entries []types.PutEventsReques
 		}
 		cancel()
 	}
-	call := func() {
+	call := func(refusedBefore int) {
 		mu.Lock()
+		defer mu.Unlock()
 		sum.Calls++
-		mu.Unlock()
+		if refusedBefore > 0 {
+			p.opts.Metrics.Retried(refusedBefore)
+		}
+	}
+	refuse := func(n int) {
+		mu.Lock()
+		defer mu.Unlock()
+		p.opts.Metrics.Refused(n)
 	}
 
 	var deadline time.Time
@@ -184,7 +176,7 @@ func (p *Publisher) Publish(ctx context.Context, entries []types.PutEventsReques
 		go func() {
 			defer wg.Done()
 			for b := range work {
-				if err := p.sendBatch(ctx, entries, b, deadline, settle, call); err != nil {
+				if err := p.sendBatch(ctx, entries, b, deadline, batchHooks{settle: settle, call: call, refuse: refuse}); err != nil {
 					fail(err)
 				}
 			}
@@ -206,16 +198,24 @@ feed:
 			sum.Unsent++
 		}
 	}
-	slicesSortByIndex(sum.Failed)
+	sortByIndex(sum.Failed)
 	if firstErr == nil && sum.Unsent > 0 {
 		firstErr = context.Cause(ctx)
 	}
 	return sum, firstErr
 }
 
-// sendBatch sends the entries at indexes idx, retrying failed ones until
+// batchHooks are what sendBatch reports: a settled entry, a call about to
+// be made (with how many of its entries are retries) and refusals.
+type batchHooks struct {
+	settle func(EntryResult)
+	call   func(retries int)
+	refuse func(n int)
+}
+
+// sendBatch sends the entries at indexes idx, retrying refused ones until
 // they have used their attempts or, with a deadline, until it has passed.
-func (p *Publisher) sendBatch(ctx context.Context, entries []types.PutEventsRequestEntry, idx []int, deadline time.Time, settle func(EntryResult), call func()) error {
+func (p *Publisher) sendBatch(ctx context.Context, entries []types.PutEventsRequestEntry, idx []int, deadline time.Time, h batchHooks) error {
 	attempts := make(map[int]int, len(idx))
 	exhausted := func(k int) bool {
 		if deadline.IsZero() {
@@ -226,7 +226,7 @@ func (p *Publisher) sendBatch(ctx context.Context, entries []types.PutEventsRequ
 	pending := idx
 	for try := 0; len(pending) > 0; try++ {
 		if try > 0 {
-			wait := p.backoff(try)
+			wait := backoff(p.opts.Backoff, p.opts.MaxBackoff, try)
 			if !deadline.IsZero() {
 				// The last attempt is made at the deadline, not past it.
 				wait = max(0, min(wait, deadline.Sub(p.opts.Now())))
@@ -235,112 +235,43 @@ func (p *Publisher) sendBatch(ctx context.Context, entries []types.PutEventsRequ
 				return err
 			}
 		}
-		in := &eventbridge.PutEventsInput{Entries: make([]types.PutEventsRequestEntry, len(pending))}
-		if p.opts.EndpointID != "" {
-			in.EndpointId = aws.String(p.opts.EndpointID)
-		}
+		batch := make([]types.PutEventsRequestEntry, len(pending))
 		for i, k := range pending {
-			in.Entries[i] = entries[k]
+			batch[i] = entries[k]
 			attempts[k]++
 		}
 		sentAt := p.opts.Now()
-		call()
-		out, err := p.api.PutEvents(ctx, in)
-		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			if !retryable(err) {
-				return fmt.Errorf("PutEvents: %w", err)
-			}
-			// The SDK has already retried the call; the entries get our
-			// own attempts on top, as if each had failed.
-			code, msg := errorCode(err)
-			pending = settleFailed(pending, attempts, exhausted, code, msg, sentAt, settle)
-			continue
+		retries := 0
+		if try > 0 {
+			retries = len(pending)
 		}
-		if len(out.Entries) != len(pending) {
-			return fmt.Errorf("PutEvents: %d results for %d entries", len(out.Entries), len(pending))
+		h.call(retries)
+		res, err := put(ctx, p.api, p.opts.EndpointID, batch)
+		if err != nil {
+			return err
 		}
 		var retry []int
+		nRefused := 0
 		for i, k := range pending {
-			res := out.Entries[i]
-			code := aws.ToString(res.ErrorCode)
-			r := EntryResult{Index: k, EventID: aws.ToString(res.EventId), Attempts: attempts[k], SentAt: sentAt}
-			if code == "" {
-				settle(r)
+			o := res[i]
+			r := EntryResult{Index: k, Attempts: attempts[k], SentAt: sentAt}
+			if o.verdict == accepted {
+				r.EventID = o.eventID
+				h.settle(r)
 				continue
 			}
-			r.EventID, r.ErrorCode, r.ErrorMessage = "", code, aws.ToString(res.ErrorMessage)
-			if permanentEntryError(code) || exhausted(k) {
-				settle(r)
+			nRefused++
+			r.ErrorCode, r.ErrorMessage = o.code, o.msg
+			if o.verdict == permanent || exhausted(k) {
+				h.settle(r)
 				continue
 			}
 			retry = append(retry, k)
 		}
+		if nRefused > 0 {
+			h.refuse(nRefused)
+		}
 		pending = retry
 	}
 	return nil
-}
-
-// settleFailed settles the entries that are exhausted and returns the rest,
-// after a call failed as a whole with code.
-func settleFailed(pending []int, attempts map[int]int, exhausted func(int) bool, code, msg string, sentAt time.Time, settle func(EntryResult)) []int {
-	var rest []int
-	for _, k := range pending {
-		if exhausted(k) {
-			settle(EntryResult{Index: k, ErrorCode: code, ErrorMessage: msg, Attempts: attempts[k], SentAt: sentAt})
-			continue
-		}
-		rest = append(rest, k)
-	}
-	return rest
-}
-
-// backoff is the delay before retry number try (1 for the first), with full
-// jitter over its upper half so concurrent publishers spread out.
-func (p *Publisher) backoff(try int) time.Duration {
-	d := p.opts.Backoff
-	for i := 1; i < try && d < p.opts.MaxBackoff; i++ {
-		d *= 2
-	}
-	d = min(d, p.opts.MaxBackoff)
-	return d/2 + rand.N(d/2+1)
-}
-
-// permanentEntryError reports whether an entry error code can never succeed
-// on retry: the entry itself, or the caller's permissions, are wrong.
-func permanentEntryError(code string) bool {
-	switch code {
-	case "MalformedDetail", "InvalidArgument", "ValidationException",
-		"AccessDeniedException", "NotAuthorizedForSourceException",
-		"NotAuthorizedForDetailTypeException", "ResourceNotFoundException":
-		return true
-	}
-	return false
-}
-
-// retryable reports whether a failed call is worth sending again: the SDK's
-// own classification (throttling, 5xx, connection errors).
-func retryable(err error) bool {
-	return retry.IsErrorRetryables(retry.DefaultRetryables).IsErrorRetryable(err) == aws.TrueTernary
-}
-
-func errorCode(err error) (code, msg string) {
-	var api smithy.APIError
-	if errors.As(err, &api) {
-		return api.ErrorCode(), api.ErrorMessage()
-	}
-	return "RequestError", err.Error()
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
