@@ -67,6 +67,10 @@ type Config struct {
 	// TimelineDir, if set, receives the scenario's timeline as
 	// <scenario>.html.
 	TimelineDir string
+
+	// afterScenario, if set, runs once the scenario has healed, with the
+	// load still running: the tests' way to crash a region's local AWS.
+	afterScenario func(e *twin.Env)
 }
 
 func (c Config) withDefaults() Config {

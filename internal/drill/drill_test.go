@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tap-trading/tap/internal/twin"
 )
 
 // short is a drill scaled to run in well under a minute per scenario on two
@@ -128,4 +130,48 @@ func TestConfigValidateNamesTheFlag(t *testing.T) {
 	if err := (Config{}).Validate(); err != nil {
 		t.Errorf("the defaults do not validate: %v", err)
 	}
+}
+
+// TestCrashedAWSGivesAVerdict crashes the secondary's local AWS after the
+// scenario, under load (an emulator that stopped answering): the drill
+// still ends within its phase timeouts with a report, not an error; the
+// checks that could not read fail and name the region, and the loss check
+// is "not established" rather than passed.
+func TestCrashedAWSGivesAVerdict(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: starts the two-region twin")
+	}
+	cfg := short(RegionLoss)
+	cfg.PhaseTimeout = 30 * time.Second
+	var crashed string
+	cfg.afterScenario = func(e *twin.Env) {
+		crashed = e.Secondary()
+		if err := e.CrashAWS(crashed); err != nil {
+			t.Errorf("crash: %v", err)
+		}
+	}
+	rep, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("Run: %v, want a report with failed checks", err)
+	}
+	var text bytes.Buffer
+	rep.WriteText(&text)
+	if rep.OK() {
+		t.Fatalf("the drill passed with a crashed region:\n%s", text.String())
+	}
+	if crashed == "" || len(rep.Unreadable) == 0 || !strings.Contains(strings.Join(rep.Unreadable, "\n"), crashed) {
+		t.Errorf("unreadable %q, want the crashed region named", rep.Unreadable)
+	}
+	for _, c := range rep.Checks {
+		if c.Name == "0 events lost" && (c.OK || !strings.Contains(c.Detail, "not established")) {
+			t.Errorf("loss check %v %q, want failed as not established", c.OK, c.Detail)
+		}
+	}
+	if !strings.Contains(rep.Cause, "the local AWS of "+crashed+" does not answer") || strings.Contains(rep.Cause, "of "+rep.Primary) {
+		t.Errorf("cause %q, want the crashed region %s alone named", rep.Cause, crashed)
+	}
+	if !strings.Contains(text.String(), "UNREADABLE") {
+		t.Errorf("the text report does not show what was unreadable:\n%s", text.String())
+	}
+	t.Logf("the verdict, in %s:\n%s", rep.Elapsed.Round(time.Second), text.String())
 }

@@ -142,6 +142,12 @@ type Report struct {
 	TableSuperseded     int64         `json:"tableSuperseded"`
 	// Redriven counts dead letters redriven.
 	Redriven int `json:"redriven"`
+	// Cause names why checks could not read: the regions whose local AWS
+	// does not answer (overload, a crashed emulator). Empty if all read.
+	Cause string `json:"cause,omitempty"`
+	// Unreadable lists what the checks could not read, by region, with the
+	// cause (a local AWS that stopped answering); their checks failed.
+	Unreadable []string `json:"unreadable,omitempty"`
 	// Replicas is I3: the replicas compared item by item after quiesce.
 	Replicas string         `json:"replicas"`
 	Regions  []RegionReport `json:"regions"`
@@ -245,6 +251,12 @@ func (r *Report) WriteText(w io.Writer) {
 	fmt.Fprintf(tw, "waited for healing (at risk: only in the primary)\t%d (%d)\n", r.WaitedForHealing, r.AtRisk)
 	fmt.Fprintf(tw, "dead letters redriven\t%d\n", r.Redriven)
 	fmt.Fprintf(tw, "conflicts\t%s\n", r.Conflicts)
+	if r.Cause != "" {
+		fmt.Fprintf(tw, "CAUSE of the failed reads\t%s\n", r.Cause)
+	}
+	for _, u := range r.Unreadable {
+		fmt.Fprintf(tw, "UNREADABLE (its checks fail)\t%s\n", u)
+	}
 	fmt.Fprintf(tw, "events lost\t%d\n", r.Lost)
 	fmt.Fprintf(tw, "events both regions applied themselves\t%d\n", r.BothApplied)
 	fmt.Fprintf(tw, "event replication p50 / p99\t%s / %s\n", r.EventReplicationP50.Round(time.Millisecond), r.EventReplicationP99.Round(time.Millisecond))

@@ -4,10 +4,12 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 
 	"github.com/tap-trading/tap/internal/dlq"
@@ -92,6 +94,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	go func() { defer close(produced); l.produce(loadCtx, pub, flight, entries, cfg.Rate) }()
 
 	err = sc.run(ctx, d)
+	if err == nil && cfg.afterScenario != nil {
+		cfg.afterScenario(e)
+	}
 	if err == nil {
 		d.phase("cool-down")
 		err = sleep(ctx, cfg.Cooldown)
@@ -132,13 +137,20 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	d.redriven += n
 
 	d.phase("verify")
-	rep, err := d.report(context.WithoutCancel(ctx), ls, stream, sc)
+	// Bounded: a local AWS that stopped answering fails its checks by the
+	// phase timeout, and the report is printed.
+	vctx, cancelVerify := context.WithTimeout(context.WithoutCancel(ctx), cfg.PhaseTimeout)
+	defer cancelVerify()
+	rep, err := d.report(vctx, ls, stream, sc)
 	close(progressDone)
 	progressWG.Wait()
 	if err != nil {
 		return nil, err
 	}
 	rep.Interrupted = interrupted
+	if len(rep.Unreadable) > 0 {
+		rep.Cause = unanswering(vctx, e)
+	}
 	rep.Checks = append(rep.Checks,
 		check("quiesced: both regions idle, replication caught up", qerr == nil, "%s", errText(qerr, "inboxes empty, nothing in flight, nothing pending")),
 		check("every phase completed in time", phaseErr == nil, "%s", errText(phaseErr, "within --phase-timeout "+cfg.PhaseTimeout.String())))
@@ -150,6 +162,25 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		rep.Timeline = path
 	}
 	return rep, nil
+}
+
+// unanswering names the regions whose local AWS does not answer a cheap
+// call within a few seconds, with the error: the cause of checks that
+// could not read.
+func unanswering(ctx context.Context, e *twin.Env) string {
+	var out []string
+	for _, region := range []string{e.Primary(), e.Secondary()} {
+		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		_, err := e.Clients(region).DynamoDB.ListTables(pctx, &dynamodb.ListTablesInput{Limit: aws.Int32(1)})
+		cancel()
+		if err != nil {
+			out = append(out, fmt.Sprintf("the local AWS of %s does not answer (%v)", region, err))
+		}
+	}
+	if len(out) == 0 {
+		return "both regions answer now; what could not be read is listed as UNREADABLE"
+	}
+	return strings.Join(out, "; ")
 }
 
 func errText(err error, ok string) string {
@@ -399,7 +430,7 @@ func waitFor(ctx context.Context, timeout time.Duration, what string, cond func(
 	deadline := time.Now().Add(timeout)
 	for !cond() {
 		if time.Now().After(deadline) {
-			return fmt.Errorf("drill: %s did not happen within %s", what, timeout)
+			return fmt.Errorf("drill: %s did not happen within %s", what, timeout.Round(time.Millisecond))
 		}
 		select {
 		case <-time.After(50 * time.Millisecond):

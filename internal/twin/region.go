@@ -51,8 +51,9 @@ type region struct {
 	ops         *opCounter
 	pipe        *local.Pipeline
 
-	// Failures other than the proxies'.
-	faulty, refusing, monitoringLost atomic.Bool
+	// Failures other than the proxies'. crashed: the region's local AWS
+	// was stopped (CrashAWS); nothing heals it.
+	faulty, refusing, monitoringLost, crashed atomic.Bool
 
 	// Clients through the front door.
 	aws    aws.Config

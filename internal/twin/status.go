@@ -104,6 +104,9 @@ func (s Status) Line() string {
 // failures lists the region's injected failures.
 func (r *region) failures() []string {
 	var out []string
+	if r.crashed.Load() {
+		out = append(out, "local AWS crashed")
+	}
 	if m := r.front.Mode(); m != 0 {
 		out = append(out, "cut "+m.String())
 	} else if m := r.link.Mode(); m != 0 {

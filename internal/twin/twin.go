@@ -422,6 +422,20 @@ func (e *Env) Heal(name string) error {
 	return nil
 }
 
+// CrashAWS stops the region's local AWS, as an emulator that crashed or
+// stopped answering under load: every client of the region, and the other
+// region's replication to it, fail from then on. Unlike Cut, nothing heals
+// it; a drill that crashes a region can only report what it could read.
+func (e *Env) CrashAWS(name string) error {
+	r, err := e.region("crash", name)
+	if err != nil {
+		return err
+	}
+	r.crashed.Store(true)
+	r.moto.Stop()
+	return nil
+}
+
 // HealAll ends every failure everywhere.
 func (e *Env) HealAll() {
 	for _, r := range e.regions() {
