@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -33,6 +34,7 @@ type drillFlags struct {
 	phaseTimeout     time.Duration
 	processorLog     string
 	timelineDir      string
+	capacity         string
 }
 
 // register adds the flags to cmd: all of them for tapctl local drill, the
@@ -57,6 +59,7 @@ func (f *drillFlags) register(cmd *cobra.Command, drillOnly bool) {
 		fl.StringVar(&f.processorLog, "processor-log", "", "file for both processors' JSON logs; - for stderr (default: discarded)")
 		fl.StringVar(&f.timelineDir, "timeline", "", "directory for each scenario's HTML timeline (<scenario>.html)")
 		fl.StringVar(&f.insufficientData, "insufficient-data", "", "override the health check's InsufficientDataHealthStatus: Healthy, Unhealthy or LastKnownStatus (default: as deployed)")
+		fl.StringVar(&f.capacity, "capacity", "auto", "the twin's capacity in events/s: auto measures it first (about a minute) when every scenario runs or --rate is above 5, and refuses a --rate above it; a number states it; off neither measures nor refuses")
 	} else {
 		fl.StringVar(&f.regions, "regions", "", "PRIMARY,SECONDARY: run two regions behind a local global endpoint (e.g. "+regions+")")
 	}
@@ -151,11 +154,55 @@ every process it started.`,
 			if f.scenario != "all" {
 				scenarios = []drill.Scenario{drill.Scenario(f.scenario)}
 			}
+			capacity, err := a.drillCapacity(cmd.Context(), f, cfg, len(scenarios) > 1)
+			if err != nil {
+				return err
+			}
+			cfg.Capacity = capacity
 			return a.runDrills(cmd.Context(), cfg, scenarios, f.processorLog, asJSON)
 		},
 	}
 	f.register(cmd, true)
 	return cmd
+}
+
+// drillCapacity is the twin's capacity for the drills' reports: measured
+// (--capacity auto, when every scenario runs or the rate is above the
+// default), stated, or 0 (off). A --rate above it is refused, naming the
+// figure and the flags.
+func (a *app) drillCapacity(ctx context.Context, f drillFlags, cfg drill.Config, all bool) (float64, error) {
+	var capacity float64
+	switch f.capacity {
+	case "off":
+		return 0, nil
+	case "auto":
+		if !all && f.rate <= 5 {
+			return 0, nil
+		}
+		fmt.Fprintf(a.env.Stderr, "measuring the twin's capacity on this machine first (--capacity off skips it)...\n")
+		c, err := drill.MeasureCapacity(ctx, drill.CapacityConfig{
+			Primary: cfg.Primary, Secondary: cfg.Secondary, Period: cfg.Period, Concurrency: cfg.Concurrency,
+			Progress: func(s drill.CapacityStep) {
+				fmt.Fprintf(a.env.Stderr, "  offered %g/s: accepted %.1f/s, sustained %v\n", s.Offered, s.Accepted, s.Sustained)
+			},
+		})
+		if err != nil {
+			return 0, fmt.Errorf("measure the twin's capacity: %w", err)
+		}
+		c.WriteText(a.env.Stderr)
+		capacity = c.EventsPerSecond
+	default:
+		v, err := strconv.ParseFloat(f.capacity, 64)
+		if err != nil || v <= 0 {
+			return 0, usagef("--capacity %q: want auto, off or a positive number of events/s", f.capacity)
+		}
+		capacity = v
+	}
+	if f.rate > capacity {
+		return 0, usagef("--rate %g is above the twin's capacity on this machine, %g events/s (both regions processing and replicating): "+
+			"lower --rate to %g or less; or --capacity off to run above it anyway (expect the quiesce check to fail)", f.rate, capacity, capacity)
+	}
+	return capacity, nil
 }
 
 func (a *app) runDrills(ctx context.Context, cfg drill.Config, scenarios []drill.Scenario, procLog string, asJSON bool) error {

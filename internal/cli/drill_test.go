@@ -21,6 +21,8 @@ func TestDrillUsageErrorsNameTheFlag(t *testing.T) {
 		{[]string{"local", "drill", "--rate", "0"}, "--rate"},
 		{[]string{"local", "drill", "--warmup", "1s"}, "--warmup"},
 		{[]string{"local", "drill", "--phase-timeout", "1s"}, "--phase-timeout"},
+		{[]string{"local", "drill", "--capacity", "lots"}, "--capacity"},
+		{[]string{"local", "drill", "--scenario", "region-loss", "--rate", "30", "--capacity", "20"}, "--rate 30 is above the twin's capacity on this machine, 20 events/s"},
 		{[]string{"local", "--regions", "us-east-1,eu-west-1", "--demo"}, "--demo"},
 		{[]string{"local", "--regions", "eu-west-1,eu-west-1"}, "--regions"},
 	} {

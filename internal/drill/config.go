@@ -68,6 +68,10 @@ type Config struct {
 	// <scenario>.html.
 	TimelineDir string
 
+	// Capacity is the twin's capacity on this machine in events/s, if
+	// known (MeasureCapacity): the report states the headroom of Rate.
+	Capacity float64
+
 	// afterScenario, if set, runs once the scenario has healed, with the
 	// load still running: the tests' way to crash a region's local AWS.
 	afterScenario func(e *twin.Env)

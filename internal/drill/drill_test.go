@@ -175,3 +175,34 @@ func TestCrashedAWSGivesAVerdict(t *testing.T) {
 	}
 	t.Logf("the verdict, in %s:\n%s", rep.Elapsed.Round(time.Second), text.String())
 }
+
+// TestMeasureCapacity holds the measurement to what it claims: a low rate
+// is sustained, a rate no producer reaches is not, the capacity is the
+// last sustained rate with what bounded it, and each event's emulator
+// calls are counted per region.
+func TestMeasureCapacity(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: starts the two-region twin")
+	}
+	var steps []CapacityStep
+	c, err := MeasureCapacity(context.Background(), CapacityConfig{
+		Rates: []float64{3, 2000}, Step: 3 * time.Second, Progress: func(s CapacityStep) { steps = append(steps, s) },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var text bytes.Buffer
+	c.WriteText(&text)
+	t.Logf("\n%s", text.String())
+	if len(c.Steps) != 2 || len(steps) != 2 || !c.Steps[0].Sustained || c.Steps[1].Sustained {
+		t.Fatalf("steps %+v: want 3/s sustained and 2000/s not", c.Steps)
+	}
+	if c.EventsPerSecond != 3 || c.Limit == "" {
+		t.Errorf("capacity %g, limit %q: want 3 and what bounded it", c.EventsPerSecond, c.Limit)
+	}
+	for region, calls := range c.Steps[0].Calls {
+		if calls["AWSEvents.PutEvents"] <= 0 || calls["DynamoDB_20120810.PutItem"]+calls["DynamoDB_20120810.UpdateItem"] <= 0 {
+			t.Errorf("%s: calls per event %v, want PutEvents and DynamoDB writes counted", region, calls)
+		}
+	}
+}

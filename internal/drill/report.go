@@ -142,6 +142,11 @@ type Report struct {
 	TableSuperseded     int64         `json:"tableSuperseded"`
 	// Redriven counts dead letters redriven.
 	Redriven int `json:"redriven"`
+	// Capacity is the twin's capacity on this machine (events/s; 0 if not
+	// measured), and Achieved the rate the endpoint accepted while the
+	// load ran, against the offered Rate.
+	Capacity float64 `json:"capacityEventsPerSecond,omitempty"`
+	Achieved float64 `json:"achievedEventsPerSecond"`
 	// Cause names why checks could not read: the regions whose local AWS
 	// does not answer (overload, a crashed emulator). Empty if all read.
 	Cause string `json:"cause,omitempty"`
@@ -213,6 +218,11 @@ func (r *Report) WriteText(w io.Writer) {
 	fmt.Fprintf(w, "primary %s, secondary %s, seed %d; period %s (scale %s); load %g events/s; replication lag %s + up to %s; clock skew %s\n",
 		r.Primary, r.Secondary, r.Seed, r.Period, r.Scale, r.Rate, r.Lag, r.LagJitter, r.Skew)
 	fmt.Fprintf(w, "deployed alarm: %s\n", r.Alarm)
+	load := fmt.Sprintf("load offered %g events/s, accepted %.1f/s", r.Rate, r.Achieved)
+	if r.Capacity > 0 {
+		load += fmt.Sprintf("; twin capacity on this machine %g events/s (headroom %.1f×)", r.Capacity, r.Capacity/r.Rate)
+	}
+	fmt.Fprintln(w, load)
 	if len(r.Overrides) > 0 {
 		fmt.Fprintf(w, "deployment overrides: %s\n", strings.Join(r.Overrides, " "))
 	}

@@ -91,6 +91,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	loadCtx, stopLoad := context.WithCancel(ctx)
 	defer stopLoad()
 	produced := make(chan struct{})
+	loadStart := time.Now()
 	go func() { defer close(produced); l.produce(loadCtx, pub, flight, entries, cfg.Rate) }()
 
 	err = sc.run(ctx, d)
@@ -116,6 +117,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	d.phase("stop load")
 	stopLoad()
 	<-produced
+	loadTook := time.Since(loadStart)
 	// Entries still refused after a phase timeout are abandoned here, not
 	// after the endpoint is closed; they stay "never accepted" in the
 	// report.
@@ -148,6 +150,10 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, err
 	}
 	rep.Interrupted = interrupted
+	rep.Capacity = cfg.Capacity
+	if loadTook > 0 {
+		rep.Achieved = float64(rep.Accepted) / loadTook.Seconds()
+	}
 	if len(rep.Unreadable) > 0 {
 		rep.Cause = unanswering(vctx, e)
 	}
@@ -336,23 +342,7 @@ func (q queueKind) String() string {
 
 // redrive republishes one of the region's DLQs to its bus.
 func redrive(ctx context.Context, e *twin.Env, region string, q queueKind) (int, error) {
-	c, res := e.Clients(region), e.Resources(region)
-	url, name := res.ProcessingDLQURL, q.String()
-	if q == delivery {
-		url = res.DeliveryDLQURL
-	}
-	pub := producer.New(c.Events, producer.Options{})
-	outs, err := dlq.Redrive(ctx, c.SQS, url, pub, dlq.RedriveOptions{Bus: res.Bus})
-	n := 0
-	for _, o := range outs {
-		if o.Status == dlq.Redriven {
-			n++
-		}
-	}
-	if err != nil {
-		return n, fmt.Errorf("redrive %s's %s DLQ: %w", region, name, err)
-	}
-	return n, nil
+	return e.Redrive(ctx, region, q == delivery)
 }
 
 // quiesce waits until both regions are idle, nothing waits for event

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -41,6 +42,35 @@ type Server struct {
 	done     chan struct{}
 	moto     string // moto's own URL, behind the proxy
 	proxy    *http.Server
+
+	callsMu sync.Mutex
+	calls   map[string]CallStats
+}
+
+// CallStats are the requests of one operation the server answered, and
+// the time they took through the proxy (for DynamoDB, with the wait for
+// its turn).
+type CallStats struct {
+	Count int64
+	Busy  time.Duration
+}
+
+// Calls returns the requests answered so far by operation: X-Amz-Target's
+// "Service.Operation" (every JSON-protocol AWS API the project uses), else
+// the method and path.
+func (s *Server) Calls() map[string]CallStats {
+	s.callsMu.Lock()
+	defer s.callsMu.Unlock()
+	return maps.Clone(s.calls)
+}
+
+func (s *Server) count(op string, took time.Duration) {
+	s.callsMu.Lock()
+	defer s.callsMu.Unlock()
+	c := s.calls[op]
+	c.Count++
+	c.Busy += took
+	s.calls[op] = c
 }
 
 // Start runs moto_server on a free loopback port and waits until it answers.
@@ -69,7 +99,7 @@ func Start(ctx context.Context, logPath string) (*Server, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("motoserver: start %s: %w", bin, err)
 	}
-	s := &Server{moto: fmt.Sprintf("http://127.0.0.1:%d", port), cmd: cmd, done: make(chan struct{})}
+	s := &Server{moto: fmt.Sprintf("http://127.0.0.1:%d", port), cmd: cmd, done: make(chan struct{}), calls: map[string]CallStats{}}
 	go func() { _ = cmd.Wait(); close(s.done) }()
 	if err := s.waitReady(ctx, 30*time.Second); err != nil {
 		s.Stop()
@@ -95,7 +125,12 @@ func (s *Server) startProxy() error {
 	}
 	var dynamo sync.Mutex
 	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasPrefix(r.Header.Get("X-Amz-Target"), "DynamoDB_") {
+		op := r.Header.Get("X-Amz-Target")
+		if op == "" {
+			op = r.Method + " " + r.URL.Path
+		}
+		defer func(start time.Time) { s.count(op, time.Since(start)) }(time.Now())
+		if strings.HasPrefix(op, "DynamoDB_") {
 			dynamo.Lock()
 			defer dynamo.Unlock()
 		}

@@ -2,6 +2,8 @@ package twin
 
 import (
 	"context"
+	"fmt"
+	"github.com/tap-trading/tap/internal/motoserver"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
@@ -10,6 +12,7 @@ import (
 
 	"github.com/tap-trading/tap/internal/dlq"
 	"github.com/tap-trading/tap/internal/local"
+	"github.com/tap-trading/tap/producer"
 )
 
 // Clients are SDK clients of one region through its front door, as an
@@ -76,4 +79,37 @@ func (e *Env) DeadLetters(ctx context.Context, name string) (processing, deliver
 	}
 	delivery, err = dlq.Peek(ctx, r.sqs, r.pipe.Resources.DeliveryDLQURL, 0)
 	return processing, delivery, err
+}
+
+// EmulatorCalls returns the requests the named region's local AWS answered
+// so far, by operation, with the time they took (motoserver.Server.Calls):
+// the twin's cost per event, and where it saturates.
+func (e *Env) EmulatorCalls(name string) map[string]motoserver.CallStats {
+	r, err := e.region("reach", name)
+	if err != nil {
+		return map[string]motoserver.CallStats{}
+	}
+	return r.moto.Calls()
+}
+
+// Redrive republishes the named region's processing DLQ (delivery: its
+// delivery DLQ) to its bus, as an operator's `tapctl dlq redrive` does, and
+// returns how many records were redriven.
+func (e *Env) Redrive(ctx context.Context, name string, delivery bool) (int, error) {
+	c, res := e.Clients(name), e.Resources(name)
+	url, queue := res.ProcessingDLQURL, "processing"
+	if delivery {
+		url, queue = res.DeliveryDLQURL, "delivery"
+	}
+	outs, err := dlq.Redrive(ctx, c.SQS, url, producer.New(c.Events, producer.Options{}), dlq.RedriveOptions{Bus: res.Bus})
+	n := 0
+	for _, o := range outs {
+		if o.Status == dlq.Redriven {
+			n++
+		}
+	}
+	if err != nil {
+		return n, fmt.Errorf("redrive %s's %s DLQ: %w", name, queue, err)
+	}
+	return n, nil
 }

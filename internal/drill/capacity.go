@@ -1,0 +1,291 @@
+package drill
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"maps"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
+
+	"github.com/tap-trading/tap/internal/gen"
+	"github.com/tap-trading/tap/internal/globalendpoint"
+	"github.com/tap-trading/tap/internal/local"
+	"github.com/tap-trading/tap/internal/motoserver"
+	"github.com/tap-trading/tap/internal/processor"
+	"github.com/tap-trading/tap/internal/twin"
+	"github.com/tap-trading/tap/producer"
+)
+
+// CapacityConfig says how to measure the twin's capacity: offered rates in
+// steps, each held for Step, with both regions processing and replicating
+// and no failure.
+type CapacityConfig struct {
+	// Primary and Secondary are the regions (us-east-1, us-west-2).
+	Primary, Secondary string
+	// Period scales the twin as in a drill (2 s).
+	Period time.Duration
+	// Rates are the offered loads, ascending, in events/s
+	// (DefaultCapacityRates). The measurement stops at the first rate
+	// the twin does not sustain.
+	Rates []float64
+	// Step is how long each rate is held (10 s).
+	Step time.Duration
+	// Concurrency is each region's processor concurrency (64).
+	Concurrency int
+	// Seed makes the load repeatable (1).
+	Seed uint64
+	// Progress, if set, is told of each step as it ends.
+	Progress func(CapacityStep)
+	// ProcessorOutput receives both processors' logs and the raw lines of
+	// survived errors (discarded).
+	ProcessorOutput io.Writer
+}
+
+// DefaultCapacityRates are the offered loads a capacity measurement tries.
+var DefaultCapacityRates = []float64{5, 10, 15, 20, 25, 30, 40}
+
+// CapacityStep is one offered rate held for the step.
+type CapacityStep struct {
+	// Offered is the rate asked of the producer; Accepted the rate the
+	// endpoint accepted in the step.
+	Offered, Accepted float64
+	// Processed is, per region, the events settled per second in the step
+	// (heartbeats aside): each region processes every accepted event, its
+	// own and the other's replicated.
+	Processed map[string]float64
+	// Backlog is, per region, the events accepted so far and not yet
+	// settled there at the end of the step.
+	Backlog map[string]int
+	// Calls is, per region, the emulator's requests per processed event in
+	// the step by operation (X-Amz-Target), and Busy the emulator's time
+	// per processed event by operation.
+	Calls map[string]map[string]float64
+	Busy  map[string]map[string]time.Duration
+	// Sustained: the endpoint accepted ≥ 90 % of the offered events, each
+	// region processed ≥ 90 % of the accepted ones (two events of slack
+	// each), and no region's backlog exceeds 2 s of the offered load (at
+	// least 10 events).
+	Sustained bool
+}
+
+// Capacity is the twin's measured capacity on this machine.
+type Capacity struct {
+	// EventsPerSecond is the highest offered rate sustained; 0 if none.
+	EventsPerSecond float64
+	// Limit says what bounded it: the first rate not sustained, the region
+	// that fell behind, and the emulator operation that took it the most
+	// time per event; empty if every rate was sustained.
+	Limit string
+	// CPUs is the machine's logical CPUs (runtime.NumCPU).
+	CPUs  int
+	Steps []CapacityStep
+	// Measured is when the measurement ended.
+	Measured time.Time
+}
+
+// capacityTally counts, from the twin's observer, what the steps compare.
+type capacityTally struct {
+	mu       sync.Mutex
+	accepted int
+	settled  map[string]int
+}
+
+// MeasureCapacity runs the twin with no failure and the producer of the
+// drills at rising rates, and returns the highest rate both regions
+// sustain, with the emulator calls each event costs per region.
+func MeasureCapacity(ctx context.Context, cfg CapacityConfig) (*Capacity, error) {
+	if len(cfg.Rates) == 0 {
+		cfg.Rates = DefaultCapacityRates
+	}
+	if cfg.Step <= 0 {
+		cfg.Step = 10 * time.Second
+	}
+	if cfg.Seed == 0 {
+		cfg.Seed = 1
+	}
+	if !slices.IsSorted(cfg.Rates) || cfg.Rates[0] <= 0 {
+		return nil, fmt.Errorf("drill: capacity rates %v: want positive rates in ascending order", cfg.Rates)
+	}
+	dc := Config{Primary: cfg.Primary, Secondary: cfg.Secondary, Period: cfg.Period, Concurrency: cfg.Concurrency,
+		Seed: cfg.Seed, ProcessorOutput: cfg.ProcessorOutput}.withDefaults()
+	tc := dc.twinConfig()
+	t := &capacityTally{settled: map[string]int{}}
+	tc.Observer = twin.Observer{
+		Accepted: func(globalendpoint.Accepted) { t.mu.Lock(); t.accepted++; t.mu.Unlock() },
+		Settled: func(region string, r local.Result) {
+			if r.Outcome == string(processor.Heartbeat) || r.Outcome == local.OutcomeUnfinished {
+				return
+			}
+			t.mu.Lock()
+			t.settled[region]++
+			t.mu.Unlock()
+		},
+	}
+	e, err := twin.Start(ctx, tc)
+	if err != nil {
+		return nil, err
+	}
+	defer e.Close()
+	regions := []string{e.Primary(), e.Secondary()}
+
+	last := cfg.Rates[len(cfg.Rates)-1]
+	orders := int(last*cfg.Step.Seconds()*float64(len(cfg.Rates)))/4 + 10
+	ls := gen.Lifecycles(cfg.Seed, orders, gen.Options{Start: time.Now().Add(-time.Hour).UTC().Truncate(time.Millisecond)})
+	entries := entriesFor(gen.Stream(ls, gen.StreamOptions{Seed: cfg.Seed}), e.Spec().Names.Bus())
+	pub, err := e.Producer(ctx, producer.Config{Concurrency: 4})
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		_ = pub.Close(cctx)
+	}()
+
+	c := &Capacity{CPUs: runtime.NumCPU()}
+	next := 0
+	for _, rate := range cfg.Rates {
+		t.mu.Lock()
+		acc0, set0 := t.accepted, maps.Clone(t.settled)
+		t.mu.Unlock()
+		calls0 := map[string]map[string]motoserver.CallStats{}
+		for _, r := range regions {
+			calls0[r] = e.EmulatorCalls(r)
+		}
+		start := time.Now()
+		sctx, cancel := context.WithTimeout(ctx, cfg.Step)
+		next = offer(sctx, pub, entries, next, rate)
+		cancel()
+		if ctx.Err() != nil {
+			return c, ctx.Err()
+		}
+		took := time.Since(start).Seconds()
+		t.mu.Lock()
+		acc, set := t.accepted, maps.Clone(t.settled)
+		t.mu.Unlock()
+		s := CapacityStep{Offered: rate, Accepted: float64(acc-acc0) / took, Processed: map[string]float64{},
+			Backlog: map[string]int{}, Calls: map[string]map[string]float64{}, Busy: map[string]map[string]time.Duration{}}
+		// Two events of slack on each count: the first send waits a tick,
+		// the last calls are in flight when the step ends.
+		s.Sustained = float64(acc-acc0) >= 0.9*rate*took-2
+		for _, r := range regions {
+			n := set[r] - set0[r]
+			s.Processed[r] = float64(n) / took
+			s.Backlog[r] = acc - set[r]
+			s.Sustained = s.Sustained && float64(n) >= 0.9*float64(acc-acc0)-2 && float64(s.Backlog[r]) <= max(2*rate, 10)
+			s.Calls[r], s.Busy[r] = map[string]float64{}, map[string]time.Duration{}
+			for op, st := range e.EmulatorCalls(r) {
+				d := st.Count - calls0[r][op].Count
+				if d == 0 || n == 0 {
+					continue
+				}
+				s.Calls[r][op] = float64(d) / float64(n)
+				s.Busy[r][op] = (st.Busy - calls0[r][op].Busy) / time.Duration(n)
+			}
+		}
+		c.Steps = append(c.Steps, s)
+		if cfg.Progress != nil {
+			cfg.Progress(s)
+		}
+		if !s.Sustained {
+			c.Limit = limitOf(s, regions)
+			break
+		}
+		c.EventsPerSecond = rate
+		if next >= len(entries) {
+			break
+		}
+	}
+	c.Measured = time.Now()
+	return c, nil
+}
+
+// offer sends entries from next on, one every 1/rate, until ctx ends;
+// Send blocks when the producer is full (its backpressure), so the rate
+// achieved may be lower. It returns the next entry not sent.
+func offer(ctx context.Context, pub *producer.Producer, entries []ebtypes.PutEventsRequestEntry, next int, rate float64) int {
+	tick := time.NewTicker(time.Duration(float64(time.Second) / rate))
+	defer tick.Stop()
+	for ; next < len(entries); next++ {
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			return next
+		}
+		if _, err := pub.Send(ctx, entries[next]); err != nil {
+			return next
+		}
+	}
+	return next
+}
+
+// limitOf says what bounded the twin at the unsustained step s.
+func limitOf(s CapacityStep, regions []string) string {
+	if s.Accepted < 0.8*s.Offered {
+		return fmt.Sprintf("at %g events/s the endpoint accepted %.1f/s: the producer could not publish faster", s.Offered, s.Accepted)
+	}
+	worst := regions[0]
+	for _, r := range regions[1:] {
+		if s.Backlog[r] > s.Backlog[worst] {
+			worst = r
+		}
+	}
+	op, busy := "", time.Duration(0)
+	for o, b := range s.Busy[worst] {
+		if b > busy || b == busy && o < op {
+			op, busy = o, b
+		}
+	}
+	return fmt.Sprintf("at %g events/s %s processed %.1f/s (backlog %d); its emulator spent most per event on %s (%.1f calls, %s)",
+		s.Offered, worst, s.Processed[worst], s.Backlog[worst], op, s.Calls[worst][op], busy.Round(100*time.Microsecond))
+}
+
+// WriteText writes the measurement for a terminal.
+func (c *Capacity) WriteText(w io.Writer) {
+	fmt.Fprintf(w, "twin capacity on this machine (%d CPUs): %g events/s sustained, both regions processing and replicating\n", c.CPUs, c.EventsPerSecond)
+	if c.Limit != "" {
+		fmt.Fprintf(w, "bounded by: %s\n", c.Limit)
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "offered/s\taccepted/s\tprocessed/s per region\tbacklog\temulator calls per event (top 4 by time)\tsustained")
+	for _, s := range c.Steps {
+		var proc, back, calls []string
+		for _, r := range slices.Sorted(maps.Keys(s.Processed)) {
+			proc = append(proc, fmt.Sprintf("%s %.1f", r, s.Processed[r]))
+			back = append(back, fmt.Sprintf("%d", s.Backlog[r]))
+			ops := slices.SortedFunc(maps.Keys(s.Busy[r]), func(a, b string) int {
+				if s.Busy[r][a] != s.Busy[r][b] {
+					return int(s.Busy[r][b] - s.Busy[r][a])
+				}
+				return strings.Compare(a, b)
+			})
+			var top []string
+			for _, op := range ops[:min(4, len(ops))] {
+				top = append(top, fmt.Sprintf("%s %.1f", shortOp(op), s.Calls[r][op]))
+			}
+			calls = append(calls, r+": "+strings.Join(top, ", "))
+		}
+		fmt.Fprintf(tw, "%g\t%.1f\t%s\t%s\t%s\t%v\n", s.Offered, s.Accepted, strings.Join(proc, ", "), strings.Join(back, "/"),
+			strings.Join(calls, " | "), s.Sustained)
+	}
+	tw.Flush()
+}
+
+// shortOp drops the API version from an X-Amz-Target: DynamoDB.PutItem.
+func shortOp(op string) string {
+	svc, name, ok := strings.Cut(op, ".")
+	if !ok {
+		return op
+	}
+	if i := strings.Index(svc, "_"); i > 0 {
+		svc = svc[:i]
+	}
+	return svc + "." + name
+}
