@@ -11,11 +11,13 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/tap-trading/tap/bench"
 	"github.com/tap-trading/tap/internal/config"
+	"github.com/tap-trading/tap/internal/drill"
 	"github.com/tap-trading/tap/internal/infra/bundle"
 )
 
@@ -49,7 +51,15 @@ func run() error {
 	flag.IntVar(&cfg.PeerMemoryMB, "peer-memory", 1024, "the peer's memory (MB) as the seed deploys it")
 	flag.IntVar(&cfg.MicroCount, "count", 5, "go test -count for the micro-benchmarks")
 	flag.StringVar(&cfg.BaseRev, "base", "2c78c30", "git revision whose processor is measured as \"before\" in the cost model (before issue 15)")
+	only := flag.String("only", "", "capacity: measure only the two-region twin's capacity and replace that section of -out, leaving the rest")
 	flag.Parse()
+	switch *only {
+	case "":
+	case "capacity":
+		return writeCapacityOnly(*out)
+	default:
+		return fmt.Errorf("-only %q: want capacity", *only)
+	}
 	pl := cfg.Plan
 	if pl.Events < 1 || pl.ColdStarts < 1 || pl.InFlight < 1 || pl.Rounds < 1 || pl.RoundEvents < 1 || pl.ProfileIterations < 1 || pl.Warmup < 0 {
 		return errors.New("-events, -cold-starts, -in-flight, -rounds, -round-events and -profile-iterations must be at least 1, -warmup at least 0")
@@ -66,17 +76,72 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	f, err := os.Create(*out)
+	var doc strings.Builder
+	if err := rep.Write(&doc); err != nil {
+		return err
+	}
+	cfg.Log("measuring the two-region twin's capacity")
+	section, err := capacitySection(ctx)
 	if err != nil {
 		return err
 	}
-	if err := rep.Write(f); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
+	if err := os.WriteFile(*out, []byte(doc.String()+"\n"+section), 0o644); err != nil {
 		return err
 	}
 	cfg.Log("wrote %s", *out)
 	return nil
+}
+
+// capacityHeading starts BENCHMARKS.md's section on the twin's capacity.
+const capacityHeading = "## The two-region twin's capacity (issue 19)"
+
+// capacitySection measures the twin's capacity (drill.MeasureCapacity) and
+// writes it as BENCHMARKS.md's last section.
+func capacitySection(ctx context.Context) (string, error) {
+	c, err := drill.MeasureCapacity(ctx, drill.CapacityConfig{
+		Progress: func(s drill.CapacityStep) {
+			fmt.Fprintf(os.Stderr, "[tapbench] twin capacity: offered %g/s, accepted %.1f/s, sustained %v\n", s.Offered, s.Accepted, s.Sustained)
+		},
+	})
+	if err != nil {
+		return "", fmt.Errorf("twin capacity: %w", err)
+	}
+	var text strings.Builder
+	c.WriteText(&text)
+	return fmt.Sprintf(`%s
+
+Measured %s by `+"`drill.MeasureCapacity`"+` (`+"`go run ./cmd/tapbench -only capacity`"+` redoes
+this section alone): the twin with no failure, the drills' producer at rising
+offered rates held 10 s each, both regions processing every event and
+replicating the table. A rate is sustained when the endpoint accepts ≥ 90 %%
+of it, each region processes ≥ 90 %% of what was accepted, and no backlog
+exceeds 2 s of load. `+"`tapctl local drill`"+` measures it again before a run of
+every scenario or a --rate above 5, and refuses a --rate above it
+(DESIGN §8.1, "The twin's capacity").
+
+`+"```"+`
+%s`+"```"+`
+`, capacityHeading, c.Measured.UTC().Format("2006-01-02 15:04 MST"), text.String()), nil
+}
+
+// writeCapacityOnly replaces the capacity section of the report at path
+// (or appends it), leaving the rest as the last full run wrote it.
+func writeCapacityOnly(path string) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	doc := string(b)
+	if i := strings.Index(doc, capacityHeading); i >= 0 {
+		doc = doc[:i]
+	} else {
+		doc += "\n"
+	}
+	section, err := capacitySection(ctx)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, []byte(doc+section), 0o644)
 }

@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"os"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"text/tabwriter"
@@ -49,7 +51,7 @@ type CapacityConfig struct {
 }
 
 // DefaultCapacityRates are the offered loads a capacity measurement tries.
-var DefaultCapacityRates = []float64{5, 10, 15, 20, 25, 30, 40}
+var DefaultCapacityRates = []float64{5, 7.5, 10, 15, 20, 25, 30, 40}
 
 // CapacityStep is one offered rate held for the step.
 type CapacityStep struct {
@@ -68,6 +70,13 @@ type CapacityStep struct {
 	// per processed event by operation.
 	Calls map[string]map[string]float64
 	Busy  map[string]map[string]time.Duration
+	// EmulatorCPU is, per region, the CPU its local AWS used per second of
+	// the step, in cores: moto's ceiling is about 1 (one Python
+	// interpreter lock).
+	EmulatorCPU map[string]float64
+	// MachineCPU is the whole machine's busy CPU in the step, in cores (of
+	// Capacity.CPUs): the emulators, the processors and the twin share it.
+	MachineCPU float64
 	// Sustained: the endpoint accepted ≥ 90 % of the offered events, each
 	// region processed ≥ 90 % of the accepted ones (two events of slack
 	// each), and no region's backlog exceeds 2 s of the offered load (at
@@ -156,10 +165,11 @@ func MeasureCapacity(ctx context.Context, cfg CapacityConfig) (*Capacity, error)
 		acc0, set0 := t.accepted, maps.Clone(t.settled)
 		t.mu.Unlock()
 		calls0 := map[string]map[string]motoserver.CallStats{}
+		cpu0 := map[string]time.Duration{}
 		for _, r := range regions {
-			calls0[r] = e.EmulatorCalls(r)
+			calls0[r], cpu0[r] = e.EmulatorCalls(r), e.EmulatorCPU(r)
 		}
-		start := time.Now()
+		start, busy0 := time.Now(), machineBusy()
 		sctx, cancel := context.WithTimeout(ctx, cfg.Step)
 		next = offer(sctx, pub, entries, next, rate)
 		cancel()
@@ -171,7 +181,8 @@ func MeasureCapacity(ctx context.Context, cfg CapacityConfig) (*Capacity, error)
 		acc, set := t.accepted, maps.Clone(t.settled)
 		t.mu.Unlock()
 		s := CapacityStep{Offered: rate, Accepted: float64(acc-acc0) / took, Processed: map[string]float64{},
-			Backlog: map[string]int{}, Calls: map[string]map[string]float64{}, Busy: map[string]map[string]time.Duration{}}
+			Backlog: map[string]int{}, Calls: map[string]map[string]float64{}, Busy: map[string]map[string]time.Duration{},
+			EmulatorCPU: map[string]float64{}, MachineCPU: (machineBusy() - busy0).Seconds() / took}
 		// Two events of slack on each count: the first send waits a tick,
 		// the last calls are in flight when the step ends.
 		s.Sustained = float64(acc-acc0) >= 0.9*rate*took-2
@@ -179,6 +190,7 @@ func MeasureCapacity(ctx context.Context, cfg CapacityConfig) (*Capacity, error)
 			n := set[r] - set0[r]
 			s.Processed[r] = float64(n) / took
 			s.Backlog[r] = acc - set[r]
+			s.EmulatorCPU[r] = (e.EmulatorCPU(r) - cpu0[r]).Seconds() / took
 			s.Sustained = s.Sustained && float64(n) >= 0.9*float64(acc-acc0)-2 && float64(s.Backlog[r]) <= max(2*rate, 10)
 			s.Calls[r], s.Busy[r] = map[string]float64{}, map[string]time.Duration{}
 			for op, st := range e.EmulatorCalls(r) {
@@ -243,8 +255,9 @@ func limitOf(s CapacityStep, regions []string) string {
 			op, busy = o, b
 		}
 	}
-	return fmt.Sprintf("at %g events/s %s processed %.1f/s (backlog %d); its emulator spent most per event on %s (%.1f calls, %s)",
-		s.Offered, worst, s.Processed[worst], s.Backlog[worst], op, s.Calls[worst][op], busy.Round(100*time.Microsecond))
+	return fmt.Sprintf("at %g events/s %s processed %.1f/s (backlog %d); the machine was %.2f cores busy of %d, its local AWS %.2f (moto's ceiling is about 1); "+
+		"that emulator spent most per event on %s (%.1f calls, %s, with the wait for DynamoDB's one-at-a-time proxy)",
+		s.Offered, worst, s.Processed[worst], s.Backlog[worst], s.MachineCPU, runtime.NumCPU(), s.EmulatorCPU[worst], op, s.Calls[worst][op], busy.Round(100*time.Microsecond))
 }
 
 // WriteText writes the measurement for a terminal.
@@ -254,12 +267,13 @@ func (c *Capacity) WriteText(w io.Writer) {
 		fmt.Fprintf(w, "bounded by: %s\n", c.Limit)
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "offered/s\taccepted/s\tprocessed/s per region\tbacklog\temulator calls per event (top 4 by time)\tsustained")
+	fmt.Fprintln(tw, "offered/s\taccepted/s\tprocessed/s per region\tbacklog\tmachine CPU\tmoto CPU (cores)\temulator calls per event (top 4 by time)\tsustained")
 	for _, s := range c.Steps {
-		var proc, back, calls []string
+		var proc, back, cpu, calls []string
 		for _, r := range slices.Sorted(maps.Keys(s.Processed)) {
 			proc = append(proc, fmt.Sprintf("%s %.1f", r, s.Processed[r]))
 			back = append(back, fmt.Sprintf("%d", s.Backlog[r]))
+			cpu = append(cpu, fmt.Sprintf("%.2f", s.EmulatorCPU[r]))
 			ops := slices.SortedFunc(maps.Keys(s.Busy[r]), func(a, b string) int {
 				if s.Busy[r][a] != s.Busy[r][b] {
 					return int(s.Busy[r][b] - s.Busy[r][a])
@@ -272,8 +286,8 @@ func (c *Capacity) WriteText(w io.Writer) {
 			}
 			calls = append(calls, r+": "+strings.Join(top, ", "))
 		}
-		fmt.Fprintf(tw, "%g\t%.1f\t%s\t%s\t%s\t%v\n", s.Offered, s.Accepted, strings.Join(proc, ", "), strings.Join(back, "/"),
-			strings.Join(calls, " | "), s.Sustained)
+		fmt.Fprintf(tw, "%g\t%.1f\t%s\t%s\t%.2f\t%s\t%s\t%v\n", s.Offered, s.Accepted, strings.Join(proc, ", "), strings.Join(back, "/"),
+			s.MachineCPU, strings.Join(cpu, "/"), strings.Join(calls, " | "), s.Sustained)
 	}
 	tw.Flush()
 }
@@ -288,4 +302,31 @@ func shortOp(op string) string {
 		svc = svc[:i]
 	}
 	return svc + "." + name
+}
+
+// machineBusy is the CPU time the whole machine has spent busy, from the
+// first line of /proc/stat (proc(5): user nice system idle iowait irq
+// softirq steal, in USER_HZ ticks, 100 a second assumed); 0 where that
+// cannot be read.
+func machineBusy() time.Duration {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 9 || f[0] != "cpu" {
+		return 0
+	}
+	var busy int64
+	for i, v := range f[1:9] {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return 0
+		}
+		if i != 3 && i != 4 { // idle, iowait
+			busy += n
+		}
+	}
+	return time.Duration(busy) * 10 * time.Millisecond
 }

@@ -4,6 +4,7 @@
 package motoserver
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -227,4 +228,36 @@ func RunTests(m Runner, name string, endpoint *string) int {
 	defer srv.Stop()
 	*endpoint = srv.Endpoint
 	return m.Run()
+}
+
+// CPUTime is the CPU time moto's process has used so far (user + system,
+// from /proc/PID/stat on Linux; 0 where that cannot be read). moto is one
+// Python process whose request threads share one interpreter lock, so
+// about one second of CPU per second of wall time is its ceiling.
+func (s *Server) CPUTime() time.Duration {
+	if s == nil || s.cmd.Process == nil {
+		return 0
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", s.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the command name, which is in parentheses and may hold
+	// spaces: state is field 3, utime 14 and stime 15 (proc(5)).
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	utime, err1 := strconv.ParseInt(f[11], 10, 64)
+	stime, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0
+	}
+	// Clock ticks of USER_HZ, 100 on Linux's supported architectures
+	// (assumed: Go reads no sysconf(_SC_CLK_TCK) without cgo).
+	return time.Duration(utime+stime) * 10 * time.Millisecond
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"github.com/tap-trading/tap/internal/motoserver"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
@@ -112,4 +113,14 @@ func (e *Env) Redrive(ctx context.Context, name string, delivery bool) (int, err
 		return n, fmt.Errorf("redrive %s's %s DLQ: %w", name, queue, err)
 	}
 	return n, nil
+}
+
+// EmulatorCPU is the CPU time the named region's local AWS has used so
+// far (motoserver.Server.CPUTime).
+func (e *Env) EmulatorCPU(name string) time.Duration {
+	r, err := e.region("reach", name)
+	if err != nil {
+		return 0
+	}
+	return r.moto.CPUTime()
 }
