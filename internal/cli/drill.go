@@ -127,6 +127,11 @@ were settled, replication lag, DynamoDB operations per invocation, and the
 scenario's own checks with their time bounds. Errors the twin survives (a
 cut region's pollers) are counted, not streamed. Exit 1 if any check fails.
 
+The twin's capacity on this machine is measured first when every scenario
+runs or --rate is above 5 (--capacity), and a --rate above it is refused. A
+region whose local AWS stops answering still gets a report: its checks fail
+naming it, within the phase timeouts.
+
 Ctrl-C heals both regions, stops the load, reports what settled, and stops
 every process it started.`,
 		Example: `  # every scenario with the defaults (about six minutes), timelines in drill-out/
@@ -134,6 +139,9 @@ every process it started.`,
 
   # the brownout only, as JSON
   tapctl local drill --scenario brownout --output json
+
+  # a heavier load, above the measured capacity at your own risk
+  tapctl local drill --scenario region-loss --rate 10 --capacity off
 
   # the evidence for the health check's setting: a region loss with LastKnownStatus
   tapctl local drill --scenario region-loss --insufficient-data LastKnownStatus`,
