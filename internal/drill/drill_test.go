@@ -206,3 +206,42 @@ func TestMeasureCapacity(t *testing.T) {
 		}
 	}
 }
+
+// TestOverloadGivesAVerdict drives the twin far above its capacity (the
+// drill's own refusal is the CLI's, --capacity): the drill still ends
+// within its phase timeouts with a report, its quiesce check failed naming
+// what each region still had to do, and the accepted rate below the
+// offered one.
+func TestOverloadGivesAVerdict(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: starts the two-region twin")
+	}
+	cfg := short(RegionLoss)
+	cfg.Rate = 40
+	cfg.PhaseTimeout = 30 * time.Second
+	rep, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("Run: %v, want a report with failed checks", err)
+	}
+	var text bytes.Buffer
+	rep.WriteText(&text)
+	t.Logf("the verdict, in %s:\n%s", rep.Elapsed.Round(time.Second), text.String())
+	if rep.OK() {
+		t.Fatal("the drill passed at 40 events/s on the twin; want its checks to fail")
+	}
+	if !(rep.Achieved > 0 && rep.Achieved < cfg.Rate) {
+		t.Errorf("accepted %.1f/s of %g offered: want the shortfall measured", rep.Achieved, cfg.Rate)
+	}
+	var quiesced bool
+	for _, c := range rep.Checks {
+		if strings.HasPrefix(c.Name, "quiesced") {
+			quiesced = true
+			if c.OK || !strings.Contains(c.Detail, "table-backlog") {
+				t.Errorf("quiesce check %v %q: want failed, naming each region's backlog", c.OK, c.Detail)
+			}
+		}
+	}
+	if !quiesced {
+		t.Error("no quiesce check in the report")
+	}
+}

@@ -363,13 +363,14 @@ func quiesce(ctx context.Context, cfg Config, e *twin.Env) (redriven int, err er
 			return stable >= 3
 		})
 		if err != nil {
-			return redriven, err
+			// Name what did not settle: each region's backlog.
+			return redriven, fmt.Errorf("%w; still: %s", err, e.Status().Line())
 		}
 		cctx, cancel := context.WithDeadline(ctx, deadline)
 		err = e.Replication().CaughtUp(cctx)
 		cancel()
 		if err != nil {
-			return redriven, err
+			return redriven, fmt.Errorf("%w; still: %s", err, e.Status().Line())
 		}
 		// Lambda's on-failure records and EventBridge's delivery failures
 		// mean an event was never processed: the operator redrives them.
