@@ -267,7 +267,11 @@ func (r *Report) WriteText(w io.Writer) {
 	for _, u := range r.Unreadable {
 		fmt.Fprintf(tw, "UNREADABLE (its checks fail)\t%s\n", u)
 	}
-	fmt.Fprintf(tw, "events lost\t%d\n", r.Lost)
+	if len(r.Unreadable) > 0 {
+		fmt.Fprintf(tw, "events lost\tnot established (%d on what could be read)\n", r.Lost)
+	} else {
+		fmt.Fprintf(tw, "events lost\t%d\n", r.Lost)
+	}
 	fmt.Fprintf(tw, "events both regions applied themselves\t%d\n", r.BothApplied)
 	fmt.Fprintf(tw, "event replication p50 / p99\t%s / %s\n", r.EventReplicationP50.Round(time.Millisecond), r.EventReplicationP99.Round(time.Millisecond))
 	fmt.Fprintf(tw, "table replication lag p50 / p99\t%s / %s (%d applied, %d superseded by LWW)\n",
