@@ -159,7 +159,12 @@ func MeasureCapacity(ctx context.Context, cfg CapacityConfig) (*Capacity, error)
 	}()
 
 	c := &Capacity{CPUs: runtime.NumCPU()}
-	next := 0
+	// A warm-up before the first step, so that step measures the twin and
+	// not its start: the first invocations, connections and stream shards.
+	next, err := warmUp(ctx, pub, entries, t, regions, cfg.Step)
+	if err != nil {
+		return c, err
+	}
 	for _, rate := range cfg.Rates {
 		t.mu.Lock()
 		acc0, set0 := t.accepted, maps.Clone(t.settled)
@@ -183,15 +188,13 @@ func MeasureCapacity(ctx context.Context, cfg CapacityConfig) (*Capacity, error)
 		s := CapacityStep{Offered: rate, Accepted: float64(acc-acc0) / took, Processed: map[string]float64{},
 			Backlog: map[string]int{}, Calls: map[string]map[string]float64{}, Busy: map[string]map[string]time.Duration{},
 			EmulatorCPU: map[string]float64{}, MachineCPU: (machineBusy() - busy0).Seconds() / took}
-		// Two events of slack on each count: the first send waits a tick,
-		// the last calls are in flight when the step ends.
-		s.Sustained = float64(acc-acc0) >= 0.9*rate*took-2
+		settled := map[string]int{}
 		for _, r := range regions {
 			n := set[r] - set0[r]
+			settled[r] = n
 			s.Processed[r] = float64(n) / took
 			s.Backlog[r] = acc - set[r]
 			s.EmulatorCPU[r] = (e.EmulatorCPU(r) - cpu0[r]).Seconds() / took
-			s.Sustained = s.Sustained && float64(n) >= 0.9*float64(acc-acc0)-2 && float64(s.Backlog[r]) <= max(2*rate, 10)
 			s.Calls[r], s.Busy[r] = map[string]float64{}, map[string]time.Duration{}
 			for op, st := range e.EmulatorCalls(r) {
 				d := st.Count - calls0[r][op].Count
@@ -202,6 +205,7 @@ func MeasureCapacity(ctx context.Context, cfg CapacityConfig) (*Capacity, error)
 				s.Busy[r][op] = (st.Busy - calls0[r][op].Busy) / time.Duration(n)
 			}
 		}
+		s.Sustained = sustains(rate, took, acc-acc0, settled, s.Backlog)
 		c.Steps = append(c.Steps, s)
 		if cfg.Progress != nil {
 			cfg.Progress(s)
@@ -217,6 +221,62 @@ func MeasureCapacity(ctx context.Context, cfg CapacityConfig) (*Capacity, error)
 	}
 	c.Measured = time.Now()
 	return c, nil
+}
+
+// sustains says whether a step held rate for took seconds: the endpoint
+// accepted ≥ 90 % of the offered events, each region settled ≥ 90 % of the
+// accepted ones, and no region's backlog exceeds 2 s of the rate (at least
+// 10 events). Two events of slack on each count: the first send waits a
+// tick, the last calls are in flight when the step ends.
+func sustains(rate, took float64, accepted int, settled, backlog map[string]int) bool {
+	if float64(accepted) < 0.9*rate*took-2 {
+		return false
+	}
+	for r, n := range settled {
+		if float64(n) < 0.9*float64(accepted)-2 || float64(backlog[r]) > max(2*rate, 10) {
+			return false
+		}
+	}
+	return true
+}
+
+// warmUp sends a few events and waits, up to limit, for both regions to
+// settle them; it returns the next entry not sent. A twin that settles
+// nothing in that time is an error naming the regions that did not.
+func warmUp(ctx context.Context, pub *producer.Producer, entries []ebtypes.PutEventsRequestEntry, t *capacityTally, regions []string, limit time.Duration) (int, error) {
+	const n = 5
+	t.mu.Lock()
+	acc0, set0 := t.accepted, maps.Clone(t.settled)
+	t.mu.Unlock()
+	for i := range n {
+		if _, err := pub.Send(ctx, entries[i]); err != nil {
+			return i, fmt.Errorf("drill: capacity warm-up: %w", err)
+		}
+	}
+	deadline := time.Now().Add(max(limit, 30*time.Second))
+	for {
+		t.mu.Lock()
+		acc := t.accepted - acc0
+		var behind []string
+		for _, r := range regions {
+			if t.settled[r]-set0[r] < acc || acc < n {
+				behind = append(behind, r)
+			}
+		}
+		t.mu.Unlock()
+		if len(behind) == 0 {
+			return n, nil
+		}
+		if time.Now().After(deadline) {
+			return n, fmt.Errorf("drill: capacity warm-up: %d of %d events accepted, not yet settled in %s after %s",
+				acc, n, strings.Join(behind, " and "), max(limit, 30*time.Second))
+		}
+		select {
+		case <-ctx.Done():
+			return n, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 // offer sends entries from next on, one every 1/rate, until ctx ends;
