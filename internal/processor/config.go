@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/tap-trading/tap/internal/logging"
+	"github.com/tap-trading/tap/internal/schema"
 )
 
 // Config is the processor's configuration, read once at init from the
@@ -28,6 +29,9 @@ type Config struct {
 	Region string
 	// FunctionName is AWS_LAMBDA_FUNCTION_NAME; empty outside Lambda.
 	FunctionName string
+	// TableConsistency is the global table's mode (TABLE_CONSISTENCY:
+	// eventual, the default, or strong): what the store may rely on.
+	TableConsistency schema.Consistency
 }
 
 // Environment variable names the processor reads.
@@ -39,6 +43,7 @@ const (
 	EnvLogLevel         = "POWERTOOLS_LOG_LEVEL"
 	EnvRegion           = "AWS_REGION"
 	EnvFunctionName     = "AWS_LAMBDA_FUNCTION_NAME"
+	EnvTableConsistency = "TABLE_CONSISTENCY"
 )
 
 // ConfigFromEnv reads and validates the configuration. Every missing variable
@@ -75,5 +80,10 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		}
 		cfg.LogLevel = l
 	}
+	c, err := schema.ParseConsistency(getenv(EnvTableConsistency))
+	if err != nil {
+		return Config{}, fmt.Errorf("processor config: %s: %w", EnvTableConsistency, err)
+	}
+	cfg.TableConsistency = c
 	return cfg, nil
 }

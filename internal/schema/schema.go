@@ -4,6 +4,8 @@
 // the deployed one cannot drift apart.
 package schema
 
+import "fmt"
+
 // AttrType is a DynamoDB key attribute type.
 type AttrType string
 
@@ -79,4 +81,33 @@ func ProcessorPattern() map[string][]string {
 		"source":      {Source},
 		"detail-type": {DetailTypeExecutionReport, DetailTypeHeartbeat},
 	}
+}
+
+// Consistency is the global table's multi-Region consistency mode, as TAP's
+// setting tap:tableConsistency and the processor's TABLE_CONSISTENCY name
+// it (DESIGN §3, strong consistency).
+type Consistency string
+
+// The two modes of DynamoDB global tables ("Consistency modes",
+// https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/V2globaltables_HowItWorks.html).
+const (
+	// Eventual is multi-Region eventual consistency (MREC), the default:
+	// writes return before they reach the other Region; last writer wins
+	// per item.
+	Eventual Consistency = "eventual"
+	// Strong is multi-Region strong consistency (MRSC): a write returns
+	// once durable in a second Region of the set; a concurrent write to the
+	// item from another Region fails with ReplicatedWriteConflictException.
+	Strong Consistency = "strong"
+)
+
+// ParseConsistency reads a mode by its name; empty is Eventual.
+func ParseConsistency(s string) (Consistency, error) {
+	switch Consistency(s) {
+	case "", Eventual:
+		return Eventual, nil
+	case Strong:
+		return Strong, nil
+	}
+	return "", fmt.Errorf("table consistency %q: want %q or %q", s, Eventual, Strong)
 }
