@@ -260,7 +260,7 @@ func (a *app) processorLog(flag, statePath string, out *pendingLog) (string, fun
 	case "-":
 		return "stderr", func() {}, out.attach(a.env.Stderr)
 	case "":
-		flag = strings.TrimSuffix(statePath, filepath.Ext(statePath)) + "-processor.log"
+		flag = defaultProcessorLog(statePath)
 	}
 	if err := os.MkdirAll(filepath.Dir(flag), 0o700); err != nil {
 		return "", nil, fmt.Errorf("processor log: %w", err)
@@ -274,6 +274,12 @@ func (a *app) processorLog(flag, statePath string, out *pendingLog) (string, fun
 		return "", nil, fmt.Errorf("processor log %s: %w", flag, err)
 	}
 	return flag + " (appended)", func() { fh.Close() }, nil
+}
+
+// defaultProcessorLog is where tapctl local writes the processor's log
+// unless --processor-log says otherwise: beside the state file.
+func defaultProcessorLog(statePath string) string {
+	return strings.TrimSuffix(statePath, filepath.Ext(statePath)) + "-processor.log"
 }
 
 // pendingLog holds the processor's output until its log is open. The log is

@@ -10,7 +10,6 @@ import (
 	"io"
 	"math"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -538,10 +537,9 @@ func (p *replayProgress) done() {
 }
 
 // localProcessorLog is where tapctl local writes the processor's log by
-// default: next to the state file (local.go, processorLog).
+// default (defaultProcessorLog).
 func (a *app) localProcessorLog() string {
-	statePath := local.StatePath(a.env.Getenv)
-	return strings.TrimSuffix(statePath, filepath.Ext(statePath)) + "-processor.log"
+	return defaultProcessorLog(local.StatePath(a.env.Getenv))
 }
 
 // logSize is the size of the file at path, or -1 if there is none.

@@ -176,7 +176,10 @@ func MeasureCapacity(ctx context.Context, cfg CapacityConfig) (*Capacity, error)
 		}
 		start, busy0 := time.Now(), machineBusy()
 		sctx, cancel := context.WithTimeout(ctx, cfg.Step)
-		next = offer(sctx, pub, entries, next, rate)
+		next = paced(sctx, rate, next, len(entries), func(i int) error {
+			_, err := pub.Send(sctx, entries[i])
+			return err
+		})
 		cancel()
 		if ctx.Err() != nil {
 			return c, ctx.Err()
@@ -277,25 +280,6 @@ func warmUp(ctx context.Context, pub *producer.Producer, entries []ebtypes.PutEv
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
-}
-
-// offer sends entries from next on, one every 1/rate, until ctx ends;
-// Send blocks when the producer is full (its backpressure), so the rate
-// achieved may be lower. It returns the next entry not sent.
-func offer(ctx context.Context, pub *producer.Producer, entries []ebtypes.PutEventsRequestEntry, next int, rate float64) int {
-	tick := time.NewTicker(time.Duration(float64(time.Second) / rate))
-	defer tick.Stop()
-	for ; next < len(entries); next++ {
-		select {
-		case <-tick.C:
-		case <-ctx.Done():
-			return next
-		}
-		if _, err := pub.Send(ctx, entries[next]); err != nil {
-			return next
-		}
-	}
-	return next
 }
 
 // limitOf says what bounded the twin at the unsustained step s.

@@ -248,14 +248,7 @@ func closeConflicts(stream []gen.Delivery) []gen.Delivery {
 
 // produce gives the producer one delivery every 1/rate until ctx ends.
 func (l *ledger) produce(ctx context.Context, pub *producer.Producer, flight *published, entries []ebtypes.PutEventsRequestEntry, rate float64) {
-	t := time.NewTicker(time.Duration(float64(time.Second) / rate))
-	defer t.Stop()
-	for i := range entries {
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			return
-		}
+	paced(ctx, rate, 0, len(entries), func(i int) error {
 		detail := aws.ToString(entries[i].Detail)
 		flight.add(detail, i)
 		l.mu.Lock()
@@ -266,9 +259,30 @@ func (l *ledger) produce(ctx context.Context, pub *producer.Producer, flight *pu
 			l.mu.Lock()
 			l.published--
 			l.mu.Unlock()
-			return
+			return err
+		}
+		return nil
+	})
+}
+
+// paced calls send for from, from+1, … up to n, one every 1/rate, until
+// ctx ends or send fails (a producer's Send blocks while it is full: its
+// backpressure, so the rate achieved may be lower). It returns the index
+// of the first entry not sent.
+func paced(ctx context.Context, rate float64, from, n int, send func(i int) error) int {
+	t := time.NewTicker(time.Duration(float64(time.Second) / rate))
+	defer t.Stop()
+	for i := from; i < n; i++ {
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return i
+		}
+		if err := send(i); err != nil {
+			return i
 		}
 	}
+	return n
 }
 
 // onResult records an accepted delivery in the ledger, with the region and
