@@ -47,6 +47,8 @@ type direction struct {
 	failures int64 // failed attempts, retried
 	races    int64 // conditional writes that found the target changed
 	lags     []time.Duration
+	// applies are the applied records' times, for Stranded.
+	applies []applyTimes
 }
 
 // workers is how many items a direction applies at once.
@@ -212,6 +214,7 @@ func (d *direction) finish(q *itemQueue, r record, o outcome, err error) {
 		case applied:
 			d.applied++
 			d.lags = append(d.lags, now.Sub(r.accepted))
+			d.applies = append(d.applies, applyTimes{accepted: r.accepted, applied: now})
 		case superseded:
 			d.super++
 		}

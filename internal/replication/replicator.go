@@ -272,6 +272,32 @@ func (d *direction) stats() DirectionStats {
 	return s
 }
 
+// applyTimes is when a replicated write was accepted in its region and
+// applied in the other.
+type applyTimes struct{ accepted, applied time.Time }
+
+// Stranded counts the writes accepted in region from at or before at that
+// the other replica received only after at: what the other region would
+// not have had, had from been lost for good at that instant — the table's
+// recovery point (RPO) in writes. Call it once replication has caught up
+// (CaughtUp); writes still in flight are not counted.
+func (r *Replicator) Stranded(from string, at time.Time) int {
+	n := 0
+	for _, d := range r.dirs {
+		if d.from != from {
+			continue
+		}
+		d.mu.Lock()
+		for _, a := range d.applies {
+			if !a.accepted.After(at) && a.applied.After(at) {
+				n++
+			}
+		}
+		d.mu.Unlock()
+	}
+	return n
+}
+
 // percentile is the nearest-rank percentile p of sorted.
 func percentile(sorted []time.Duration, p int) time.Duration {
 	i := (len(sorted)*p + 99) / 100

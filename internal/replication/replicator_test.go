@@ -158,8 +158,19 @@ func TestCutAndHeal(t *testing.T) {
 				t.Error("no error reported while B was cut off")
 			}
 
+			healed := time.Now()
 			p.cut.Heal()
 			p.caughtUp(t)
+			// A's five writes reached B only after the heal: had A been
+			// lost at that instant, B would not have them. A's write of
+			// "both" was superseded by B's later one, so it is not counted.
+			from := p.rep.Stats().AToB.From
+			if n := p.rep.Stranded(from, healed); n != 5 {
+				t.Errorf("Stranded(%s, heal) = %d, want A's 5 writes made during the cut", from, n)
+			}
+			if n := p.rep.Stranded(from, time.Now()); n != 0 {
+				t.Errorf("Stranded(%s, now) = %d after catching up, want 0", from, n)
+			}
 			d := p.identical(t)
 			if d.ItemsA != 12 {
 				t.Errorf("replicas hold %d items, want 12", d.ItemsA)
