@@ -278,3 +278,26 @@ func TestReplicationGivenUpAfterTheManagedRulesMaxAge(t *testing.T) {
 		t.Errorf("delivered %s, want only the second event (the first expired)", f.b.delivered[0].Detail)
 	}
 }
+
+// TestRefusedReplicationsAreEachAttempted: while the destination refuses,
+// every due event counts as attempted, not only the one at the head of the
+// queue, as EventBridge invokes each on its own; so none reports a first
+// attempt as late as the recovery (the source region's latency metric).
+func TestRefusedReplicationsAreEachAttempted(t *testing.T) {
+	f := newFixture(t)
+	f.b.down.Store(true)
+	for i := range 3 {
+		f.put(t, fmt.Sprintf(`{"n":%d}`, i))
+	}
+	time.Sleep(100 * time.Millisecond) // several retry delays
+	healed := time.Now()
+	f.b.down.Store(false)
+	eventually(t, "the three replications", func() bool { _, d := f.b.counts(); return d == 3 })
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, r := range f.replicas {
+		if r.Attempts < 2 || !r.FirstAttempt.Before(healed) {
+			t.Errorf("replicated %+v: want a failed first attempt during the refusal (before %s)", r, healed.Format(time.StampMilli))
+		}
+	}
+}

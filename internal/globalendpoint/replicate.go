@@ -65,14 +65,31 @@ func (q *queue) attempt(t time.Time) pending {
 	return q.items[0]
 }
 
-// done drops the head, or counts a failed attempt on it.
-func (q *queue) done(ok bool) {
+// done drops the head, or counts a failed attempt on it at t. A failed
+// attempt also counts one on every event behind it that was due by t
+// (accepted at least lag before) and not yet tried: EventBridge invokes
+// each event's target on its own, so while the other region refuses them
+// it tries, and fails, every due event, not only the oldest — and the
+// first attempt is what IngestionToInvocationStartLatency measures
+// ("EventBridge metrics",
+// https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-monitoring.html).
+// Only the head is really sent, so the queue keeps its order; without
+// this, the events queued behind it would make their first attempt only
+// once the other region is back, and their latency, as long as the outage,
+// would raise the source region's alarm although that region is healthy.
+func (q *queue) done(ok bool, t time.Time, lag time.Duration) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if ok {
 		q.items = q.items[1:]
-	} else {
-		q.items[0].attempts++
+		return
+	}
+	q.items[0].attempts++
+	for i := 1; i < len(q.items); i++ {
+		p := &q.items[i]
+		if p.attempts == 0 && !p.acceptedAt.Add(lag).After(t) {
+			p.attempts, p.firstAttempt = 1, t
+		}
 	}
 }
 
@@ -128,7 +145,7 @@ func (e *Endpoint) replicate(ctx context.Context, q *queue) {
 		if ctx.Err() != nil {
 			return
 		}
-		q.done(err == nil)
+		q.done(err == nil, e.cfg.Now(), e.cfg.ReplicationLag)
 		if err != nil {
 			// The destination is unreachable (or refused): try again.
 			select {
