@@ -10,6 +10,7 @@ func Keys() []string {
 		KeyProcessorMemoryMB, KeyProcessorReservedConcurrency, KeyProcessorTimeoutSeconds,
 		KeyTargetRetryAttempts, KeyTargetMaxEventAgeSeconds, KeyAsyncRetryAttempts, KeyAsyncMaxEventAgeSeconds,
 		KeyLogRetentionDays, KeyArchiveRetentionDays, KeyLogLevel, KeyDLQRetentionDays, KeyHealthCheckInsufficientData,
+		KeyTableConsistency, KeyMRSCThirdRegion, KeyMRSCThirdRegionRole,
 	}
 }
 

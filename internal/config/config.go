@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tap-trading/tap/internal/names"
+	"github.com/tap-trading/tap/internal/schema"
 )
 
 // BillingMode is how the orders table pays for throughput.
@@ -44,6 +45,20 @@ type Config struct {
 	AlertEmail string
 	// BillingMode of the orders table. Default on-demand.
 	BillingMode BillingMode
+	// TableConsistency is the orders table's multi-Region consistency:
+	// schema.Eventual (MREC) or schema.Strong (MRSC). Fixed when the table
+	// is created (DESIGN §3, strong consistency). Default schema.Eventual.
+	TableConsistency schema.Consistency
+	// MRSCThirdRegion is the third Region of a strongly consistent table,
+	// which holds the witness or the third replica; the primary and
+	// secondary are always the two full replicas. Default under
+	// schema.Strong: the one other Region of the replicas' MRSC Region set,
+	// when there is exactly one (us-east-1 + us-west-2 → us-east-2); empty
+	// under schema.Eventual.
+	MRSCThirdRegion string
+	// MRSCThirdRegionRole is what MRSCThirdRegion holds. Default under
+	// schema.Strong: Witness; empty under schema.Eventual.
+	MRSCThirdRegionRole ThirdRegionRole
 	// ReadCapacity and WriteCapacity bound auto scaling in provisioned mode. Default 5..100.
 	ReadCapacity, WriteCapacity Capacity
 	// ProcessorMemoryMB is the Lambda memory size. Default 1769: one full
@@ -102,6 +117,10 @@ func (c Config) Describe() string {
 	if account == "" {
 		account = "<deploy-time account>"
 	}
-	return fmt.Sprintf("env=%s account=%s primary=%s secondary=%s billing=%s",
-		c.Env, account, c.PrimaryRegion, c.SecondaryRegion, c.BillingMode)
+	table := "consistency=" + string(c.TableConsistency)
+	if c.TableConsistency == schema.Strong {
+		table += fmt.Sprintf(" %s=%s", c.MRSCThirdRegionRole, c.MRSCThirdRegion)
+	}
+	return fmt.Sprintf("env=%s account=%s primary=%s secondary=%s billing=%s %s",
+		c.Env, account, c.PrimaryRegion, c.SecondaryRegion, c.BillingMode, table)
 }

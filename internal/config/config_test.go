@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tap-trading/tap/internal/schema"
 )
 
 // validEnv is an environment whose settings are all valid, so each case below
@@ -123,6 +125,9 @@ func TestLoadDefaults(t *testing.T) {
 		{"AsyncRetryAttempts", got.AsyncRetryAttempts, 2},
 		{"AsyncMaxEventAge", got.AsyncMaxEventAge, 6 * time.Hour},
 		{"LogLevel", got.LogLevel, "INFO"},
+		{"TableConsistency", got.TableConsistency, schema.Eventual},
+		{"MRSCThirdRegion", got.MRSCThirdRegion, ""},
+		{"MRSCThirdRegionRole", got.MRSCThirdRegionRole, ThirdRegionRole("")},
 	}
 	for _, c := range checks {
 		if c.got != c.want {
@@ -229,7 +234,8 @@ func TestCDKJSONMatchesDefaults(t *testing.T) {
 	if fmtConfig(fromFiles) != fmtConfig(fromDefaults) {
 		t.Errorf("config from cdk.json =\n%s\nwant the defaults\n%s", fmtConfig(fromFiles), fmtConfig(fromDefaults))
 	}
-	for _, k := range []string{KeyEnv, KeyAccount, KeyPrimaryRegion, KeySecondaryRegion, KeyAlertEmail} {
+	for _, k := range []string{KeyEnv, KeyAccount, KeyPrimaryRegion, KeySecondaryRegion, KeyAlertEmail,
+		KeyTableConsistency, KeyMRSCThirdRegion, KeyMRSCThirdRegionRole} {
 		if _, ok := ctx[k]; ok {
 			t.Errorf("cdk.json sets %s; it must not, or its environment variable could never take effect", k)
 		}
@@ -239,4 +245,153 @@ func TestCDKJSONMatchesDefaults(t *testing.T) {
 func fmtConfig(c Config) string {
 	c.Warnings = nil
 	return fmt.Sprintf("%+v", c)
+}
+
+// strong is the context of a strongly consistent table; each case adds to it.
+func strong(kv ...any) map[string]any {
+	ctx := map[string]any{KeyTableConsistency: "strong"}
+	for i := 0; i+1 < len(kv); i += 2 {
+		ctx[kv[i].(string)] = kv[i+1]
+	}
+	return ctx
+}
+
+// TestLoadRejectsBadConsistency: every MRSC rule, each error naming the
+// setting, the rule AWS documents (with its page) and the fix.
+func TestLoadRejectsBadConsistency(t *testing.T) {
+	tests := []struct {
+		name string
+		ctx  map[string]any
+		env  map[string]string
+		want []string // substrings of one error line
+	}{
+		{"unknown mode", map[string]any{KeyTableConsistency: "linearizable"}, nil,
+			[]string{`tap:tableConsistency="linearizable": must be "eventual"`, `or "strong"`}},
+		{"replicas in two region sets", strong(KeyPrimaryRegion, "us-east-1", KeySecondaryRegion, "eu-west-1"), nil,
+			[]string{`tap:secondaryRegion="eu-west-1"`, "cannot span Region sets", "not in the US (us-east-1, us-east-2, us-west-2) Region set of the primary", pageMRSC,
+				"Fix: choose tap:secondaryRegion from us-east-2 or us-west-2, or set tap:tableConsistency=eventual"}},
+		{"primary in no region set", strong(KeyPrimaryRegion, "sa-east-1", KeySecondaryRegion, "us-east-1"), nil,
+			[]string{`tap:primaryRegion="sa-east-1"`, "available only in the Region sets US (us-east-1, us-east-2, us-west-2), EU (", pageMRSC,
+				"Fix: choose tap:primaryRegion and tap:secondaryRegion in one of these sets"}},
+		{"witness equal to the primary replica", strong(KeyMRSCThirdRegion, "us-east-1"), nil,
+			[]string{`tap:mrscThirdRegion="us-east-1" is also tap:primaryRegion`, "a witness must be in a different Region than the two replicas", pageWitness,
+				"Fix: set tap:mrscThirdRegion to us-east-2"}},
+		{"witness equal to the secondary replica", strong(KeyMRSCThirdRegion, "us-west-2"), nil,
+			[]string{`tap:mrscThirdRegion="us-west-2" is also tap:secondaryRegion`, pageWitness}},
+		{"third replica equal to a replica", strong(KeyMRSCThirdRegion, "us-west-2", KeyMRSCThirdRegionRole, "replica"), nil,
+			[]string{`tap:mrscThirdRegion="us-west-2" is also tap:secondaryRegion: a third replica must be in a different Region`}},
+		{"witness in another region set", strong(KeyMRSCThirdRegion, "eu-west-1"), nil,
+			[]string{`tap:mrscThirdRegion="eu-west-1" is not in the US (us-east-1, us-east-2, us-west-2) Region set of the replicas`, "within the same Region set", pageWitness,
+				"Fix: set tap:mrscThirdRegion to us-east-2"}},
+		{"witness in no region set", strong(KeyMRSCThirdRegion, "us-west-1"), nil,
+			[]string{`tap:mrscThirdRegion="us-west-1" is not in the US (`}},
+		{"malformed third region", strong(KeyMRSCThirdRegion, "ohio"), nil,
+			[]string{`tap:mrscThirdRegion="ohio": not an AWS region name`}},
+		{"third region required where the set has a choice", strong(KeyPrimaryRegion, "eu-west-1", KeySecondaryRegion, "eu-central-1"), nil,
+			[]string{"tap:mrscThirdRegion is required with tap:tableConsistency=strong in the EU", "exactly three Regions", pageMRSC,
+				"Fix: set tap:mrscThirdRegion to eu-west-2 or eu-west-3"}},
+		{"unknown role", strong(KeyMRSCThirdRegionRole, "observer"), nil,
+			[]string{`tap:mrscThirdRegionRole="observer": must be "witness"`, `or "replica"`}},
+		{"third region in eventual mode", map[string]any{KeyMRSCThirdRegion: "us-east-2"}, nil,
+			[]string{`tap:mrscThirdRegion="us-east-2" is set, but tap:tableConsistency is "eventual"`, "exists only in a strongly consistent (MRSC)", pageWitness,
+				"Fix: remove tap:mrscThirdRegion, or set tap:tableConsistency=strong"}},
+		{"third region role in eventual mode", map[string]any{KeyMRSCThirdRegionRole: "witness"}, nil,
+			[]string{`tap:mrscThirdRegionRole="witness" is set, but tap:tableConsistency is "eventual"`,
+				"Fix: remove tap:mrscThirdRegionRole, or set tap:tableConsistency=strong"}},
+		{"third region from the environment in eventual mode", nil, map[string]string{EnvMRSCThirdRegion: "us-east-2"},
+			[]string{`tap:mrscThirdRegion="us-east-2" is set, but tap:tableConsistency is "eventual"`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := map[string]string{EnvAlertEmail: "ops@example.com"}
+			for k, v := range tt.env {
+				env[k] = v
+			}
+			_, err := Load(tt.ctx, env)
+			if err == nil {
+				t.Fatalf("Load(%v) = nil error, want one containing %q", tt.ctx, tt.want)
+			}
+			var line string
+			for _, l := range strings.Split(err.Error(), "\n") {
+				if strings.Contains(l, tt.want[0]) {
+					line = l
+				}
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(line, w) {
+					t.Errorf("Load(%v) error =\n%v\nwant a line containing %q", tt.ctx, err, w)
+				}
+			}
+		})
+	}
+}
+
+// TestLoadConsistency: the accepted forms, the default third region and
+// role, and that eventual consistency carries no third region.
+func TestLoadConsistency(t *testing.T) {
+	tests := []struct {
+		name      string
+		ctx       map[string]any
+		env       map[string]string
+		mode      schema.Consistency
+		third     string
+		role      ThirdRegionRole
+		describes string
+	}{
+		{"default is eventual", nil, nil, schema.Eventual, "", "", "consistency=eventual"},
+		{"explicit eventual", map[string]any{KeyTableConsistency: "eventual"}, nil, schema.Eventual, "", "", "consistency=eventual"},
+		{"strong defaults to the US set's third region as witness", strong(), nil, schema.Strong, "us-east-2", Witness,
+			"consistency=strong witness=us-east-2"},
+		{"strong from the environment", nil, map[string]string{EnvTableConsistency: "strong"}, schema.Strong, "us-east-2", Witness, ""},
+		{"strong, us-east-2 + us-west-2 → us-east-1", strong(KeyPrimaryRegion, "us-east-2", KeySecondaryRegion, "us-west-2"), nil,
+			schema.Strong, "us-east-1", Witness, ""},
+		{"strong, AP set", strong(KeyPrimaryRegion, "ap-northeast-1", KeySecondaryRegion, "ap-northeast-3"), nil,
+			schema.Strong, "ap-northeast-2", Witness, ""},
+		{"strong, EU set with the third region given", strong(KeyPrimaryRegion, "eu-west-1", KeySecondaryRegion, "eu-central-1", KeyMRSCThirdRegion, "eu-west-3"), nil,
+			schema.Strong, "eu-west-3", Witness, ""},
+		{"strong with a third replica", strong(KeyMRSCThirdRegionRole, "replica"), nil, schema.Strong, "us-east-2", ThirdReplica,
+			"consistency=strong replica=us-east-2"},
+		{"third region from the environment", strong(), map[string]string{EnvMRSCThirdRegion: "us-east-2", EnvMRSCThirdRegionRole: "replica"},
+			schema.Strong, "us-east-2", ThirdReplica, ""},
+		// MRSC supports provisioned capacity (its quotas are given for both
+		// modes, ServiceQuotas.html#gt-limits-throughput), so TAP's billing
+		// settings stand in strong mode.
+		{"strong with provisioned billing", strong(KeyBillingMode, "provisioned"), nil, schema.Strong, "us-east-2", Witness, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := map[string]string{EnvAlertEmail: "ops@example.com"}
+			for k, v := range tt.env {
+				env[k] = v
+			}
+			c, err := Load(tt.ctx, env)
+			if err != nil {
+				t.Fatalf("Load(%v) error = %v", tt.ctx, err)
+			}
+			if c.TableConsistency != tt.mode || c.MRSCThirdRegion != tt.third || c.MRSCThirdRegionRole != tt.role {
+				t.Errorf("Load(%v) = consistency %q, third region %q, role %q; want %q, %q, %q",
+					tt.ctx, c.TableConsistency, c.MRSCThirdRegion, c.MRSCThirdRegionRole, tt.mode, tt.third, tt.role)
+			}
+			if d := c.Describe(); tt.describes != "" && !strings.HasSuffix(d, " "+tt.describes) {
+				t.Errorf("Describe() = %q, want it to end with %q", d, tt.describes)
+			}
+		})
+	}
+}
+
+// TestEveryMRSCRegionIsARegionName: the sets are spelled as the region
+// names the other settings take.
+func TestEveryMRSCRegionIsARegionName(t *testing.T) {
+	seen := map[string]string{}
+	for _, s := range MRSCRegionSets {
+		for _, r := range s.Regions {
+			if !regionRE.MatchString(r) {
+				t.Errorf("MRSC set %s: %q is not a region name", s.Name, r)
+			}
+			if prev, dup := seen[r]; dup {
+				t.Errorf("%s is in the %s and %s sets; a region belongs to one", r, prev, s.Name)
+			}
+			seen[r] = s.Name
+		}
+	}
 }

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/tap-trading/tap/internal/schema"
 )
 
 // Context keys (cdk.json "context", cdk.context.json, or `cdk synth -c key=value`).
@@ -37,17 +39,27 @@ const (
 	KeyLogLevel                     = "tap:logLevel"
 	KeyDLQRetentionDays             = "tap:dlqRetentionDays"
 	KeyHealthCheckInsufficientData  = "tap:healthCheckInsufficientData"
+	KeyTableConsistency             = "tap:tableConsistency"
+	KeyMRSCThirdRegion              = "tap:mrscThirdRegion"
+	KeyMRSCThirdRegionRole          = "tap:mrscThirdRegionRole"
 )
 
 // Environment variables for the settings that say where to deploy. Context wins
-// over them, so an explicit `-c` is never silently overridden.
+// over them, so an explicit `-c` is never silently overridden. The table's
+// consistency and MRSC third region are among them: like the regions, they
+// are fixed when the table is created (a global table's consistency mode
+// cannot change, nor can an MRSC table gain or lose a replica or witness), so
+// they belong to the environment, not to tuning in cdk.json.
 const (
-	EnvEnv             = "TAP_ENV"
-	EnvAccount         = "TAP_ACCOUNT"
-	EnvDefaultAccount  = "CDK_DEFAULT_ACCOUNT" // set by the CDK CLI from the credentials
-	EnvPrimaryRegion   = "TAP_PRIMARY_REGION"
-	EnvSecondaryRegion = "TAP_SECONDARY_REGION"
-	EnvAlertEmail      = "TAP_ALERT_EMAIL"
+	EnvEnv                 = "TAP_ENV"
+	EnvAccount             = "TAP_ACCOUNT"
+	EnvDefaultAccount      = "CDK_DEFAULT_ACCOUNT" // set by the CDK CLI from the credentials
+	EnvPrimaryRegion       = "TAP_PRIMARY_REGION"
+	EnvSecondaryRegion     = "TAP_SECONDARY_REGION"
+	EnvAlertEmail          = "TAP_ALERT_EMAIL"
+	EnvTableConsistency    = "TAP_TABLE_CONSISTENCY"
+	EnvMRSCThirdRegion     = "TAP_MRSC_THIRD_REGION"
+	EnvMRSCThirdRegionRole = "TAP_MRSC_THIRD_REGION_ROLE"
 )
 
 // PlaceholderAlertEmail is used when no alert email is configured, so that
@@ -94,6 +106,7 @@ func Defaults() Config {
 		PrimaryRegion:        "us-east-1",
 		SecondaryRegion:      "us-west-2",
 		BillingMode:          OnDemand,
+		TableConsistency:     schema.Eventual,
 		ReadCapacity:         Capacity{Min: 5, Max: 100},
 		WriteCapacity:        Capacity{Min: 5, Max: 100},
 		ProcessorMemoryMB:    1769,
@@ -143,6 +156,27 @@ func Load(context map[string]any, env map[string]string) (Config, error) {
 	c.LogLevel = strings.ToUpper(r.str(KeyLogLevel, "", c.LogLevel))
 	c.DLQRetention = time.Duration(r.integer(KeyDLQRetentionDays, int(c.DLQRetention/(24*time.Hour)))) * 24 * time.Hour
 	c.HealthCheckInsufficientData = r.str(KeyHealthCheckInsufficientData, "", c.HealthCheckInsufficientData)
+	if v := r.str(KeyTableConsistency, EnvTableConsistency, ""); v != "" {
+		mode, err := schema.ParseConsistency(v)
+		if err != nil {
+			r.errs = append(r.errs, fmt.Errorf("%s=%q: must be %q (multi-Region eventual consistency, MREC, the default) or %q (multi-Region strong consistency, MRSC)",
+				KeyTableConsistency, v, schema.Eventual, schema.Strong))
+		} else {
+			c.TableConsistency = mode
+		}
+	}
+	// The third region and its role are read as given, so validation can
+	// tell one set under eventual consistency (an error) from a default.
+	c.MRSCThirdRegion = r.str(KeyMRSCThirdRegion, EnvMRSCThirdRegion, "")
+	c.MRSCThirdRegionRole = ThirdRegionRole(r.str(KeyMRSCThirdRegionRole, EnvMRSCThirdRegionRole, ""))
+	if c.TableConsistency == schema.Strong {
+		if c.MRSCThirdRegionRole == "" {
+			c.MRSCThirdRegionRole = Witness
+		}
+		if c.MRSCThirdRegion == "" {
+			c.MRSCThirdRegion = defaultThirdRegion(c.PrimaryRegion, c.SecondaryRegion)
+		}
+	}
 
 	if c.AlertEmail == "" {
 		c.AlertEmail = PlaceholderAlertEmail
@@ -224,7 +258,7 @@ func (c Config) validate() []error {
 	if !slices.Contains(LogLevels, c.LogLevel) {
 		bad("%s=%q: must be one of %s", KeyLogLevel, c.LogLevel, strings.Join(LogLevels, ", "))
 	}
-	return errs
+	return append(errs, c.validateConsistency()...)
 }
 
 // reader looks settings up in context first, then in the environment, and

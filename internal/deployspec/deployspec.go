@@ -1,13 +1,14 @@
 // Package deployspec is the one definition of every value that decides how
 // the deployed pipeline behaves: the rule's event pattern and target retry
 // policy, the function's timeout and asynchronous retries, the dead-letter
-// queues' retention, the table's keys, index, billing and stream, the health
-// alarm and the Route 53 health check on it, and the heartbeat's rate. It is
-// computed from the validated configuration (internal/config). The CDK
-// constructs build from it, and the two-region twin (internal/twin) runs on
-// it, scaled in time; a test (internal/stacks) walks the synthesized
-// templates and holds every value here equal to the template's, so the twin
-// rehearses what deploys (DESIGN §8.1).
+// queues' retention, the table's keys, index, billing, stream, consistency
+// and MRSC third region, the health alarm and the Route 53 health check on
+// it, and the heartbeat's rate. It is computed from the validated
+// configuration (internal/config). The CDK constructs build from it, and the
+// two-region twin (internal/twin) runs on it, scaled in time; a test
+// (internal/stacks) walks the synthesized templates and holds every value
+// here equal to the template's, so the twin rehearses what deploys (DESIGN
+// §8.1).
 package deployspec
 
 import (
@@ -44,9 +45,38 @@ type Table struct {
 	// BillingProvisioned (whose capacity range stays in config: it decides
 	// cost, not behaviour).
 	Billing string
-	// StreamViewType is the replicas' stream view (global tables replicate
-	// through a NEW_AND_OLD_IMAGES stream).
+	// StreamViewType is the replicas' stream view: NEW_AND_OLD_IMAGES under
+	// MREC, which replicates through the stream; empty (no stream) under
+	// MRSC, which does not use Streams for replication, and nothing in TAP
+	// reads one (DESIGN §3, strong consistency).
 	StreamViewType string
+	// Consistency is the table's multi-Region consistency mode; its
+	// CloudFormation form is MultiRegionConsistency.
+	Consistency schema.Consistency
+	// ThirdRegion is an MRSC table's third Region and ThirdRegionRole what
+	// it holds: the witness or a third full replica. Both are empty under
+	// MREC. The primary and secondary are always the full replicas.
+	ThirdRegion     string
+	ThirdRegionRole config.ThirdRegionRole
+}
+
+// MultiRegionConsistency is CloudFormation's MultiRegionConsistency for the
+// table: STRONG under MRSC, empty (the property absent, which CloudFormation
+// reads as EVENTUAL) under MREC, so an existing MREC table's template stays
+// the one it was created from.
+func (t Table) MultiRegionConsistency() string {
+	if t.Consistency == schema.Strong {
+		return MultiRegionConsistencyStrong
+	}
+	return ""
+}
+
+// Witness is the Region of the table's MRSC witness, or "" when it has none.
+func (t Table) Witness() string {
+	if t.Consistency == schema.Strong && t.ThirdRegionRole == config.Witness {
+		return t.ThirdRegion
+	}
+	return ""
 }
 
 // Rule is the processor rule.
@@ -132,8 +162,19 @@ func (h Heartbeat) ScheduleExpression() string {
 	return fmt.Sprintf("rate(%d %s)", n, unit)
 }
 
-// Regions returns the primary then the secondary region.
+// Regions returns the primary then the secondary region: where TAP runs.
 func (s Spec) Regions() []string { return []string{s.Primary, s.Secondary} }
+
+// TableReplicas returns the Regions holding a full replica of the table:
+// the primary, the secondary and, for an MRSC table with a third replica, the
+// third Region. A witness is not a replica: it serves no reads or writes.
+func (s Spec) TableReplicas() []string {
+	r := s.Regions()
+	if s.Table.Consistency == schema.Strong && s.Table.ThirdRegionRole == config.ThirdReplica {
+		r = append(r, s.Table.ThirdRegion)
+	}
+	return r
+}
 
 // Peer returns the other region of the pair.
 func (s Spec) Peer(region string) string {
@@ -157,6 +198,9 @@ const (
 	// CloudFormation's BillingMode values.
 	BillingPayPerRequest = "PAY_PER_REQUEST"
 	BillingProvisioned   = "PROVISIONED"
+	// MultiRegionConsistencyStrong is CloudFormation's MultiRegionConsistency
+	// of an MRSC table.
+	MultiRegionConsistencyStrong = "STRONG"
 )
 
 // The health alarm of AWS's global-endpoint template (EventBridge User
@@ -185,12 +229,17 @@ func For(cfg config.Config) Spec {
 	if cfg.BillingMode == config.Provisioned {
 		billing = BillingProvisioned
 	}
+	table := Table{
+		Name: n.Table(), Keys: schema.Orders(),
+		Billing: billing, StreamViewType: StreamViewNewAndOldImages, Consistency: schema.Eventual,
+	}
+	if cfg.TableConsistency == schema.Strong {
+		table.Consistency, table.StreamViewType = schema.Strong, ""
+		table.ThirdRegion, table.ThirdRegionRole = cfg.MRSCThirdRegion, cfg.MRSCThirdRegionRole
+	}
 	return Spec{
 		Names: n, Primary: cfg.PrimaryRegion, Secondary: cfg.SecondaryRegion,
-		Table: Table{
-			Name: n.Table(), Keys: schema.Orders(),
-			Billing: billing, StreamViewType: StreamViewNewAndOldImages,
-		},
+		Table:  table,
 		Rule:   Rule{Name: n.ProcessorRule(), Pattern: schema.ProcessorPattern()},
 		Target: TargetRetryPolicy{MaximumRetryAttempts: cfg.TargetRetryAttempts, MaximumEventAge: cfg.TargetMaxEventAge},
 		Function: Function{

@@ -1,6 +1,7 @@
 package deployspec
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -62,5 +63,54 @@ func TestForDefaults(t *testing.T) {
 	}
 	if s.Peer(s.Primary) != s.Secondary || s.Peer(s.Secondary) != s.Primary {
 		t.Errorf("Peer is not the other region of %v", s.Regions())
+	}
+}
+
+// TestForConsistency: the table's consistency, third Region, stream and
+// replicas in each mode (DESIGN §3, strong consistency).
+func TestForConsistency(t *testing.T) {
+	load := func(t *testing.T, ctx map[string]any) Spec {
+		t.Helper()
+		c, err := config.Load(ctx, map[string]string{config.EnvAlertEmail: "ops@example.com"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return For(c)
+	}
+	tests := []struct {
+		name            string
+		ctx             map[string]any
+		consistency     schema.Consistency
+		cfn, stream     string
+		witness         string
+		replicas        []string
+		thirdRegion     string
+		thirdRegionRole config.ThirdRegionRole
+	}{
+		{"eventual", nil, schema.Eventual, "", StreamViewNewAndOldImages, "", []string{"us-east-1", "us-west-2"}, "", ""},
+		{"strong with a witness", map[string]any{config.KeyTableConsistency: "strong"},
+			schema.Strong, "STRONG", "", "us-east-2", []string{"us-east-1", "us-west-2"}, "us-east-2", config.Witness},
+		{"strong with a third replica", map[string]any{config.KeyTableConsistency: "strong", config.KeyMRSCThirdRegionRole: "replica"},
+			schema.Strong, "STRONG", "", "", []string{"us-east-1", "us-west-2", "us-east-2"}, "us-east-2", config.ThirdReplica},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := load(t, tt.ctx)
+			tb := s.Table
+			if tb.Consistency != tt.consistency || tb.MultiRegionConsistency() != tt.cfn || tb.StreamViewType != tt.stream {
+				t.Errorf("table consistency %q (MultiRegionConsistency %q), stream %q; want %q (%q), %q",
+					tb.Consistency, tb.MultiRegionConsistency(), tb.StreamViewType, tt.consistency, tt.cfn, tt.stream)
+			}
+			if tb.ThirdRegion != tt.thirdRegion || tb.ThirdRegionRole != tt.thirdRegionRole || tb.Witness() != tt.witness {
+				t.Errorf("third region %q (%q), witness %q; want %q (%q), %q", tb.ThirdRegion, tb.ThirdRegionRole, tb.Witness(), tt.thirdRegion, tt.thirdRegionRole, tt.witness)
+			}
+			if got := s.TableReplicas(); !slices.Equal(got, tt.replicas) {
+				t.Errorf("TableReplicas() = %v, want %v", got, tt.replicas)
+			}
+			// The processors still run in the primary and secondary only.
+			if got := s.Regions(); !slices.Equal(got, []string{"us-east-1", "us-west-2"}) {
+				t.Errorf("Regions() = %v, want the primary and secondary", got)
+			}
+		})
 	}
 }

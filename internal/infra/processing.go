@@ -14,6 +14,7 @@ import (
 	"github.com/tap-trading/tap/internal/deployspec"
 	"github.com/tap-trading/tap/internal/metrics"
 	"github.com/tap-trading/tap/internal/names"
+	"github.com/tap-trading/tap/internal/schema"
 )
 
 // DLQAgeThreshold is how old the oldest dead-lettered message may get before
@@ -21,7 +22,8 @@ import (
 const DLQAgeThreshold = time.Hour
 
 // ReplicationLatencyThreshold is the average replication latency (over three
-// 5-minute periods) above which the pair of regions is drifting apart.
+// 5-minute periods) above which the pair of regions is drifting apart. MREC
+// only: an MRSC table publishes no ReplicationLatency, and has no alarm on it.
 const ReplicationLatencyThreshold = 30 * time.Second
 
 // PipelineLatencyThreshold is the p99 of the processor's PipelineLatency
@@ -90,6 +92,7 @@ func NewProcessing(scope constructs.Construct, id string, p ProcessingProps) *Pr
 	pp.AssetDir = p.AssetDir
 	pp.TableName = spec.Table.Name
 	pp.TableArn = TableArn(stack, p.Region, spec.Table.Name)
+	pp.TableConsistency = spec.Table.Consistency
 	pp.ProcessingDLQ = out.ProcessingDLQ
 	pp.ServiceName = n.ServiceName()
 	pp.MetricsNamespace = n.MetricsNamespace()
@@ -211,10 +214,17 @@ func processingAlarms(n names.Names, p ProcessingProps, out *Processing, timeout
 			Comparison:       awscloudwatch.ComparisonOperator_GREATER_THAN_THRESHOLD,
 			TreatMissingData: awscloudwatch.TreatMissingData_NOT_BREACHING,
 		}},
+	)
+	// MRSC global tables publish no ReplicationLatency
+	// (V2globaltables_HowItWorks.html, "Monitoring global tables"): writes
+	// replicate before they return, so an alarm on it would only sit in
+	// INSUFFICIENT_DATA. A replica that cannot reach the others fails its
+	// writes instead, which the processor-errors alarm and the DLQs see.
+	if p.Spec.Table.Consistency != schema.Strong {
 		// DynamoDB publishes ReplicationLatency in the region a write comes
 		// from, one series per receiving region: this region's alarm watches
 		// what its replica sends to the peer, and the peer's alarm the reverse.
-		namedAlarm{"ReplicationLatencyAlarm", AlarmSpec{
+		alarms = append(alarms, namedAlarm{"ReplicationLatencyAlarm", AlarmSpec{
 			Name:        n.Alarm(p.Region, "replication-latency"),
 			Description: fmt.Sprintf("Replication of %s from %s to %s averages over %s.", p.Spec.Table.Name, p.Region, peer, ReplicationLatencyThreshold),
 			Metric: metric("AWS/DynamoDB", "ReplicationLatency", "Average", fiveMinutes, map[string]*string{
@@ -223,7 +233,7 @@ func processingAlarms(n names.Names, p ProcessingProps, out *Processing, timeout
 			Threshold:         float64(ReplicationLatencyThreshold.Milliseconds()),
 			Comparison:        awscloudwatch.ComparisonOperator_GREATER_THAN_THRESHOLD,
 			EvaluationPeriods: 3,
-		}},
-	)
+		}})
+	}
 	return alarms
 }

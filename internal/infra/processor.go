@@ -13,6 +13,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/tap-trading/tap/internal/deployspec"
+	"github.com/tap-trading/tap/internal/schema"
 	// The processor owns its environment contract (DESIGN §4); the stack
 	// sets exactly the variables it reads.
 	"github.com/tap-trading/tap/internal/processor"
@@ -30,6 +31,10 @@ type ProcessorProps struct {
 	TableName string
 	// TableArn is this region's replica; the only table the role may write. Required.
 	TableArn *string
+	// TableConsistency is the table's multi-Region consistency, passed as
+	// TABLE_CONSISTENCY so the store knows what it may rely on. Default
+	// schema.Eventual.
+	TableConsistency schema.Consistency
 	// ProcessingDLQ receives events the function fails or refuses. Required.
 	ProcessingDLQ awssqs.IQueue
 	// ServiceName and MetricsNamespace label logs and EMF metrics. Required.
@@ -113,6 +118,7 @@ func NewProcessor(scope constructs.Construct, id string, p ProcessorProps) *Proc
 			processor.EnvServiceName:      jsii.String(p.ServiceName),
 			processor.EnvMetricsNamespace: jsii.String(p.MetricsNamespace),
 			processor.EnvLogLevel:         jsii.String(p.LogLevel),
+			processor.EnvTableConsistency: jsii.String(string(p.TableConsistency)),
 		},
 		ReservedConcurrentExecutions: optionalNumber(p.ReservedConcurrency),
 	})
@@ -148,6 +154,9 @@ func (p ProcessorProps) withDefaults() ProcessorProps {
 	}
 	if p.LogRetentionDays == 0 {
 		p.LogRetentionDays = 30
+	}
+	if p.TableConsistency == "" {
+		p.TableConsistency = schema.Eventual
 	}
 	return p
 }

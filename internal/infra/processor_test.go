@@ -30,7 +30,7 @@ func TestProcessorPropsDefaults(t *testing.T) {
 	got := ProcessorProps{}.withDefaults()
 	want := config.Defaults()
 	if got.MemoryMB != want.ProcessorMemoryMB || got.LogRetentionDays != want.LogRetentionDays ||
-		got.LogLevel != want.LogLevel {
+		got.LogLevel != want.LogLevel || got.TableConsistency != want.TableConsistency {
 		t.Errorf("ProcessorProps defaults = %+v, want the config defaults %+v", got, want)
 	}
 }

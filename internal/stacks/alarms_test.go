@@ -116,6 +116,33 @@ func TestReplicationAlarmWatchesThisRegionsReplica(t *testing.T) {
 	}
 }
 
+// TestNoReplicationLatencyAlarmUnderMRSC: an MRSC table publishes no
+// ReplicationLatency (V2globaltables_HowItWorks.html, "Monitoring global
+// tables"), so strong mode has no alarm on it; every other alarm of the
+// region stays.
+func TestNoReplicationLatencyAlarmUnderMRSC(t *testing.T) {
+	for _, a := range []struct {
+		name string
+		app  app
+	}{{"strong", strong}, {"nondefault", nondefault}} {
+		for _, region := range a.app.cfg.Regions() {
+			t.Run(a.name+"/"+region, func(t *testing.T) {
+				tp := a.app.tpl[a.app.cfg.Names().ProcessingStack(region)]
+				alarms := resources(t, tp, "AWS::CloudWatch::Alarm")
+				for id, al := range alarms {
+					if al["Properties"].(map[string]any)["MetricName"] == "ReplicationLatency" {
+						t.Errorf("alarm %s watches ReplicationLatency, which an MRSC table does not publish", id)
+					}
+				}
+				eventual := resources(t, processingTemplate(cfg.PrimaryRegion), "AWS::CloudWatch::Alarm")
+				if len(alarms) != len(eventual)-1 {
+					t.Errorf("%d alarms, want the %d of an eventual table but replication-latency", len(alarms), len(eventual)-1)
+				}
+			})
+		}
+	}
+}
+
 // TestEveryAlarmNotifiesAlertTopic walks every alarm of every stack.
 func TestEveryAlarmNotifiesAlertTopic(t *testing.T) {
 	for name, tp := range tpl {

@@ -1,6 +1,8 @@
 package stacks
 
 import (
+	"strings"
+
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
 	"github.com/aws/constructs-go/constructs/v10"
@@ -8,6 +10,7 @@ import (
 	"github.com/tap-trading/tap/internal/config"
 	"github.com/tap-trading/tap/internal/deployspec"
 	"github.com/tap-trading/tap/internal/infra"
+	"github.com/tap-trading/tap/internal/schema"
 )
 
 // Data is the Tap-<env>-Data stack (primary region): the orders global table.
@@ -19,12 +22,21 @@ type Data struct {
 // NewData creates the data stack. spec is deployspec.For(cfg).
 func NewData(scope constructs.Construct, cfg config.Config, spec deployspec.Spec) *Data {
 	n := spec.Names
-	s := newStack(scope, n.DataStack(), spec.Primary,
-		"TAP "+cfg.Env+": orders global table ("+spec.Primary+" + "+spec.Secondary+")", cfg)
+	replicas := strings.Join(spec.TableReplicas(), " + ")
+	// An eventual table keeps the description it was first deployed with.
+	what := "orders global table (" + replicas + ")"
+	if spec.Table.Consistency == schema.Strong {
+		if w := spec.Table.Witness(); w != "" {
+			replicas += ", witness " + w
+		}
+		what = "orders global table, strong consistency (" + replicas + ")"
+	}
+	s := newStack(scope, n.DataStack(), spec.Primary, "TAP "+cfg.Env+": "+what, cfg)
 
 	props := infra.OrdersTableProps{
-		Table:          spec.Table,
-		ReplicaRegions: []string{spec.Secondary},
+		Table: spec.Table,
+		// The stack's region is the primary replica; the others follow.
+		ReplicaRegions: spec.TableReplicas()[1:],
 	}
 	if cfg.BillingMode == config.Provisioned {
 		props.Provisioned = &infra.ProvisionedCapacity{

@@ -1,6 +1,7 @@
 package stacks
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
@@ -90,4 +91,65 @@ func TestOrdersTableProvisionedAutoScales(t *testing.T) {
 			})},
 		})}),
 	})
+}
+
+// TestStrongTableHasAWitness: the strong app's table (default regions) is
+// MRSC with the witness TAP defaults to, us-east-2, and no stream; the logical
+// ID stays pinned.
+func TestStrongTableHasAWitness(t *testing.T) {
+	tables := resources(t, strong.data, "AWS::DynamoDB::GlobalTable")
+	if _, ok := tables[infra.OrdersTableLogicalID]; !ok || len(tables) != 1 {
+		t.Errorf("strong app has %d global tables, want one with logical ID %q", len(tables), infra.OrdersTableLogicalID)
+	}
+	hasResource(t, strong.data, "AWS::DynamoDB::GlobalTable", map[string]any{
+		"TableName":              strong.cfg.Names().Table(),
+		"MultiRegionConsistency": "STRONG",
+		"GlobalTableWitnesses":   assertions.Match_Exact([]any{map[string]any{"Region": "us-east-2"}}),
+		// MRSC does not replicate through Streams, and TAP reads none.
+		"StreamSpecification": assertions.Match_Absent(),
+		// What MRSC refuses: TTL and LSIs (V2globaltables_HowItWorks.html).
+		"TimeToLiveSpecification": assertions.Match_Absent(),
+		"LocalSecondaryIndexes":   assertions.Match_Absent(),
+	})
+	assertReplicas(t, strong.data, "us-east-1", "us-west-2")
+}
+
+// TestNondefaultStrongTableHasThreeReplicas: three full replicas, each
+// restorable, protected and provisioned, and no witness.
+func TestNondefaultStrongTableHasThreeReplicas(t *testing.T) {
+	c := nondefault.cfg
+	hasResource(t, nondefault.data, "AWS::DynamoDB::GlobalTable", map[string]any{
+		"MultiRegionConsistency": "STRONG",
+		"GlobalTableWitnesses":   assertions.Match_Absent(),
+		"StreamSpecification":    assertions.Match_Absent(),
+		"BillingMode":            "PROVISIONED",
+	})
+	for _, region := range []string{c.PrimaryRegion, c.SecondaryRegion, c.MRSCThirdRegion} {
+		hasResource(t, nondefault.data, "AWS::DynamoDB::GlobalTable", map[string]any{
+			"Replicas": assertions.Match_ArrayWith(&[]any{assertions.Match_ObjectLike(&map[string]any{
+				"Region":                            region,
+				"ReadProvisionedThroughputSettings": assertions.Match_AnyValue(),
+			})}),
+		})
+	}
+	assertReplicas(t, nondefault.data, c.PrimaryRegion, c.SecondaryRegion, c.MRSCThirdRegion)
+}
+
+// assertReplicas: the table has a replica in exactly regions, each with PITR
+// and deletion protection.
+func assertReplicas(t *testing.T, tp assertions.Template, regions ...string) {
+	t.Helper()
+	var got []string
+	for _, r := range resources(t, tp, "AWS::DynamoDB::GlobalTable") {
+		for _, rep := range r["Properties"].(map[string]any)["Replicas"].([]any) {
+			rep := rep.(map[string]any)
+			got = append(got, rep["Region"].(string))
+			if pitr, _ := rep["PointInTimeRecoverySpecification"].(map[string]any); pitr["PointInTimeRecoveryEnabled"] != true || rep["DeletionProtectionEnabled"] != true {
+				t.Errorf("replica %s: PITR %v, deletion protection %v; want both on", rep["Region"], rep["PointInTimeRecoverySpecification"], rep["DeletionProtectionEnabled"])
+			}
+		}
+	}
+	if !slices.Equal(slices.Sorted(slices.Values(got)), slices.Sorted(slices.Values(regions))) {
+		t.Errorf("replicas in %v, want exactly %v", got, regions)
+	}
 }

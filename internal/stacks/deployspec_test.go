@@ -14,6 +14,7 @@ import (
 
 	"github.com/tap-trading/tap/internal/config"
 	"github.com/tap-trading/tap/internal/deployspec"
+	"github.com/tap-trading/tap/internal/processor"
 	"github.com/tap-trading/tap/internal/schema"
 )
 
@@ -34,6 +35,7 @@ func TestTemplatesEqualDeploySpec(t *testing.T) {
 	}{
 		{"default", set, deployspec.For(cfg), defaults},
 		{"nondefault", nondefault.set, deployspec.For(nondefault.cfg), nondefault.templates},
+		{"strong", strong.set, deployspec.For(strong.cfg), strong.templates},
 	} {
 		t.Run(app.name, func(t *testing.T) {
 			// The stacks are built from the very Spec the twin computes.
@@ -68,6 +70,10 @@ func TestNondefaultAppOverridesEverySpecSetting(t *testing.T) {
 		{"Function.AsyncMaxEventAge", def.Function.AsyncMaxEventAge, alt.Function.AsyncMaxEventAge, 2 * time.Minute},
 		{"DLQ.Retention", def.DLQ.Retention, alt.DLQ.Retention, 4 * 24 * time.Hour},
 		{"HealthCheck.InsufficientDataHealthStatus", def.HealthCheck.InsufficientDataHealthStatus, alt.HealthCheck.InsufficientDataHealthStatus, "LastKnownStatus"},
+		{"Table.Consistency", def.Table.Consistency, alt.Table.Consistency, schema.Strong},
+		{"Table.StreamViewType", def.Table.StreamViewType, alt.Table.StreamViewType, ""},
+		{"Table.ThirdRegion", def.Table.ThirdRegion, alt.Table.ThirdRegion, "eu-west-3"},
+		{"Table.ThirdRegionRole", def.Table.ThirdRegionRole, alt.Table.ThirdRegionRole, config.ThirdReplica},
 	} {
 		if reflect.DeepEqual(v.def, v.alt) {
 			t.Errorf("%s is %v in both apps; the nondefault app must override it", v.what, v.def)
@@ -162,6 +168,9 @@ func TestCheckTemplatesReportsEachDifference(t *testing.T) {
 
 	for _, tc := range []struct {
 		name string
+		// base is the app whose templates and Spec are changed: "" for the
+		// default app, "strong" for the strong one.
+		base string
 		// One reported line must be of stack and name property.
 		stack, property string
 		mutate          func(t *testing.T, ts map[string]map[string]any)
@@ -271,6 +280,39 @@ func TestCheckTemplatesReportsEachDifference(t *testing.T) {
 			mutate: func(t *testing.T, ts map[string]map[string]any) {
 				table(t, ts)["GlobalSecondaryIndexes"].([]any)[0].(map[string]any)["IndexName"] = "byOther"
 			}},
+		{name: "table MultiRegionConsistency STRONG", stack: data, property: "MultiRegionConsistency",
+			mutate: func(t *testing.T, ts map[string]map[string]any) { table(t, ts)["MultiRegionConsistency"] = "STRONG" }},
+		{name: "table with a witness", stack: data, property: "GlobalTableWitnesses[].Region",
+			mutate: func(t *testing.T, ts map[string]map[string]any) {
+				table(t, ts)["GlobalTableWitnesses"] = []any{map[string]any{"Region": "us-east-2"}}
+			}},
+		{name: "function TABLE_CONSISTENCY strong", stack: primary, property: "Environment.Variables." + processor.EnvTableConsistency,
+			mutate: func(t *testing.T, ts map[string]map[string]any) {
+				fn := props(t, ts, primary, "AWS::Lambda::Function", spec.Function.Name)
+				fn["Environment"].(map[string]any)["Variables"].(map[string]any)[processor.EnvTableConsistency] = "strong"
+			}},
+		// The strong app's templates (two replicas and a witness).
+		{name: "strong: witness in us-west-1", base: "strong", stack: data, property: "GlobalTableWitnesses[].Region",
+			mutate: func(t *testing.T, ts map[string]map[string]any) {
+				table(t, ts)["GlobalTableWitnesses"] = []any{map[string]any{"Region": "us-west-1"}}
+			}},
+		{name: "strong: witness as a third replica", base: "strong", stack: data, property: "Replicas[].Region",
+			mutate: func(t *testing.T, ts map[string]map[string]any) {
+				tb := table(t, ts)
+				delete(tb, "GlobalTableWitnesses")
+				tb["Replicas"] = append(tb["Replicas"].([]any), map[string]any{"Region": "us-east-2"})
+			}},
+		{name: "strong: MultiRegionConsistency absent", base: "strong", stack: data, property: "MultiRegionConsistency",
+			mutate: func(t *testing.T, ts map[string]map[string]any) { delete(table(t, ts), "MultiRegionConsistency") }},
+		{name: "strong: stream added", base: "strong", stack: data, property: "StreamSpecification.StreamViewType",
+			mutate: func(t *testing.T, ts map[string]map[string]any) {
+				table(t, ts)["StreamSpecification"] = map[string]any{"StreamViewType": "NEW_AND_OLD_IMAGES"}
+			}},
+		{name: "strong: function TABLE_CONSISTENCY absent", base: "strong", stack: secondary, property: "Environment.Variables." + processor.EnvTableConsistency,
+			mutate: func(t *testing.T, ts map[string]map[string]any) {
+				fn := props(t, ts, secondary, "AWS::Lambda::Function", spec.Function.Name)
+				delete(fn["Environment"].(map[string]any)["Variables"].(map[string]any), processor.EnvTableConsistency)
+			}},
 		{name: "heartbeat every 5 minutes", stack: primary, property: "ScheduleExpression",
 			mutate: func(t *testing.T, ts map[string]map[string]any) {
 				props(t, ts, primary, "AWS::Scheduler::Schedule", spec.Heartbeat.Name)["ScheduleExpression"] = "rate(5 minutes)"
@@ -295,11 +337,24 @@ func TestCheckTemplatesReportsEachDifference(t *testing.T) {
 			}},
 		{name: "spec: heartbeat every 2 minutes", stack: secondary, property: "ScheduleExpression",
 			mutateSpec: func(s *deployspec.Spec) { s.Heartbeat.Rate = 2 * time.Minute }},
+		{name: "spec: strong consistency", stack: data, property: "MultiRegionConsistency",
+			mutateSpec: func(s *deployspec.Spec) {
+				s.Table.Consistency, s.Table.ThirdRegion, s.Table.ThirdRegionRole = schema.Strong, "us-east-2", config.Witness
+			}},
+		{name: "spec: strong consistency reaches the function", stack: primary, property: "Environment.Variables." + processor.EnvTableConsistency,
+			mutateSpec: func(s *deployspec.Spec) { s.Table.Consistency = schema.Strong }},
+		{name: "spec: third replica", base: "strong", stack: data, property: "Replicas[].Region",
+			mutateSpec: func(s *deployspec.Spec) { s.Table.ThirdRegionRole = config.ThirdReplica }},
+		{name: "spec: no stream", stack: data, property: "StreamSpecification.StreamViewType",
+			mutateSpec: func(s *deployspec.Spec) { s.Table.StreamViewType = "" }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			templates, _ := appTemplates()
-			templates = deepCopy(t, templates)
 			s := deployspec.For(cfg)
+			if tc.base == "strong" {
+				templates, s = strong.templates, deployspec.For(strong.cfg)
+			}
+			templates = deepCopy(t, templates)
 			if tc.mutate != nil {
 				tc.mutate(t, templates)
 			}
@@ -328,12 +383,15 @@ func TestCheckTemplatesReportsEachDifference(t *testing.T) {
 //
 //   - Data: the AWS::DynamoDB::GlobalTable named Table.Name — KeySchema,
 //     AttributeDefinitions, GlobalSecondaryIndexes (name, keys,
-//     Projection.ProjectionType), BillingMode, StreamSpecification, and a
-//     replica in each region;
+//     Projection.ProjectionType), BillingMode, StreamSpecification (absent
+//     under MRSC), MultiRegionConsistency (absent under MREC), a replica in
+//     each region of TableReplicas and nowhere else, and the witness
+//     (GlobalTableWitnesses) exactly when the Table has one;
 //   - Processing, per region: the AWS::Events::Rule named Rule.Name — its
 //     bus, EventPattern whole-equal to Rule.Pattern, one target (the
 //     function) with RetryPolicy and the delivery DLQ as DeadLetterConfig;
-//     the AWS::Lambda::Function's Timeout; its AWS::Lambda::EventInvokeConfig
+//     the AWS::Lambda::Function's Timeout and TABLE_CONSISTENCY (the table's
+//     mode); its AWS::Lambda::EventInvokeConfig
 //     (retries, maximum event age, on-failure the processing DLQ); both
 //     AWS::SQS::Queue DLQs' MessageRetentionPeriod; the
 //     AWS::Scheduler::Schedule's rate and target retry policy;
@@ -540,7 +598,10 @@ func (c *specChecker) table(stack string) {
 	}
 
 	c.str(r, "BillingMode", ts.Billing)
-	c.str(r, "StreamSpecification.StreamViewType", ts.StreamViewType)
+	// An MREC table has a stream (it replicates through it); an MRSC table none.
+	c.strOrAbsent(r, "StreamSpecification", "StreamSpecification.StreamViewType", ts.StreamViewType)
+	// MREC leaves the property out (CloudFormation's default is EVENTUAL).
+	c.strOrAbsent(r, "MultiRegionConsistency", "MultiRegionConsistency", ts.MultiRegionConsistency())
 
 	var regions []string
 	for _, rep := range list(r.props["Replicas"]) {
@@ -548,8 +609,32 @@ func (c *specChecker) table(stack string) {
 		regions = append(regions, region)
 	}
 	sort.Strings(regions)
-	if want := slices.Sorted(slices.Values(c.spec.Regions())); !slices.Equal(regions, want) {
+	if want := slices.Sorted(slices.Values(c.spec.TableReplicas())); !slices.Equal(regions, want) {
 		c.diff(r, "Replicas[].Region", regions, want)
+	}
+	witnesses := []string{}
+	for _, w := range list(r.props["GlobalTableWitnesses"]) {
+		region, _ := get(w, "Region").(string)
+		witnesses = append(witnesses, region)
+	}
+	want := []string{}
+	if w := ts.Witness(); w != "" {
+		want = append(want, w)
+	}
+	if !slices.Equal(witnesses, want) {
+		c.diff(r, "GlobalTableWitnesses[].Region", witnesses, want)
+	}
+}
+
+// strOrAbsent checks that path holds want, or, when want is "", that the
+// property prop is absent.
+func (c *specChecker) strOrAbsent(r at, prop, path, want string) {
+	if want != "" {
+		c.str(r, path, want)
+		return
+	}
+	if _, present := r.props[prop]; present {
+		c.diff(r, path, get(r.props, path), nil)
 	}
 }
 
@@ -574,6 +659,7 @@ func (c *specChecker) processing(stack string) {
 
 	if fn, ok := c.find(stack, "AWS::Lambda::Function", s.Function.Name); ok {
 		c.num(fn, "Timeout", s.Function.Timeout.Seconds())
+		c.str(fn, "Environment.Variables."+processor.EnvTableConsistency, string(s.Table.Consistency))
 		var configs []at
 		for id, r := range c.resources(stack) {
 			r, _ := r.(map[string]any)

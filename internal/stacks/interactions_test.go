@@ -512,15 +512,29 @@ func (c *checker) endpoints() {
 // allowed by the caller's side and by the target's side, with the service
 // principals' grants scoped to this account's resources; then that every
 // resource taking part in calls was reached, and every row is still used.
+//
+// It runs on the strong app too, whose table and alarms differ.
 func TestEveryRuntimeCallIsAllowedOnBothSides(t *testing.T) {
-	templates, regions := appTemplates()
-	c := newChecker(newModel(templates, regions))
-	c.check()
-	for _, p := range c.problems {
-		t.Error(p)
+	strongTemplates, strongRegions := map[string]map[string]any{}, map[string]string{}
+	for _, s := range strong.set.All() {
+		strongTemplates[*s.StackName()], strongRegions[*s.StackName()] = strong.templates[*s.StackName()], *s.Region()
 	}
-	for _, k := range sortedKinds() {
-		t.Logf("%-20s %3d calls checked: %s → %s on %s", k, c.used[k], interactions[k].caller, interactions[k].action, interactions[k].target)
+	templates, regions := appTemplates()
+	for _, a := range []struct {
+		name      string
+		templates map[string]map[string]any
+		regions   map[string]string
+	}{{"default", templates, regions}, {"strong", strongTemplates, strongRegions}} {
+		t.Run(a.name, func(t *testing.T) {
+			c := newChecker(newModel(a.templates, a.regions))
+			c.check()
+			for _, p := range c.problems {
+				t.Error(p)
+			}
+			for _, k := range sortedKinds() {
+				t.Logf("%-20s %3d calls checked: %s → %s on %s", k, c.used[k], interactions[k].caller, interactions[k].action, interactions[k].target)
+			}
+		})
 	}
 }
 

@@ -31,16 +31,29 @@ var (
 	// nondefault is a second app with every stack, on a configuration that
 	// differs from the default in each setting a deployspec value comes from
 	// (nondefaultContext, the -c overrides a twin scenario may use), plus
-	// provisioned billing and reserved concurrency.
-	nondefault struct {
-		cfg        config.Config
-		set        Set
-		data, proc assertions.Template // Data, and Processing in the primary
-		// tpl and templates hold each stack's template by stack name.
-		tpl       map[string]assertions.Template
-		templates map[string]map[string]any
-	}
+	// provisioned billing and reserved concurrency. Its table is strongly
+	// consistent (MRSC) with a third replica.
+	nondefault app
+	// strong is a third app: the default configuration with a strongly
+	// consistent table, whose witness is then us-east-2 by default. cdk-nag
+	// runs on it too.
+	strong app
 )
+
+// app is one synthesized app besides the default one.
+type app struct {
+	cfg        config.Config
+	set        Set
+	data, proc assertions.Template // Data, and Processing in the primary
+	// tpl and templates hold each stack's template by stack name.
+	tpl       map[string]assertions.Template
+	templates map[string]map[string]any
+	// outDir is the cloud assembly it was synthesized to.
+	outDir string
+}
+
+// strongContext are the -c overrides of the strong app.
+var strongContext = map[string]any{config.KeyTableConsistency: "strong"}
 
 // nondefaultContext are the -c overrides of the nondefault app.
 var nondefaultContext = map[string]any{
@@ -60,6 +73,11 @@ var nondefaultContext = map[string]any{
 	config.KeyProcessorTimeoutSeconds:      "10",
 	config.KeyAsyncRetryAttempts:           "0",
 	config.KeyAsyncMaxEventAgeSeconds:      "120",
+	config.KeyTableConsistency:             "strong",
+	// The EU set has two regions besides the replicas, so TAP cannot
+	// default one.
+	config.KeyMRSCThirdRegion:     "eu-west-3",
+	config.KeyMRSCThirdRegionRole: "replica",
 }
 
 func TestMain(m *testing.M) {
@@ -104,26 +122,42 @@ func setup(m *testing.M) (int, error) {
 		tpl[*s.StackName()] = assertions.Template_FromStack(s, nil)
 	}
 
+	if nondefault, err = synth(ctx, nondefaultContext, env, asset, filepath.Join(tmp, "nondefault.out"), false); err != nil {
+		return 0, err
+	}
+	if strong, err = synth(ctx, strongContext, env, asset, filepath.Join(tmp, "strong.out"), true); err != nil {
+		return 0, err
+	}
+	return m.Run(), nil
+}
+
+// synth loads the configuration of ctx with overrides, synthesizes every
+// stack of it into outDir, with cdk-nag's AwsSolutions pack when nag is set.
+func synth(ctx, overrides map[string]any, env map[string]string, asset, outDir string, nag bool) (app, error) {
 	pctx := map[string]any{}
 	for k, v := range ctx {
 		pctx[k] = v
 	}
-	for k, v := range nondefaultContext {
+	for k, v := range overrides {
 		pctx[k] = v
 	}
-	if nondefault.cfg, err = config.Load(pctx, env); err != nil {
-		return 0, err
+	a := app{outDir: outDir}
+	var err error
+	if a.cfg, err = config.Load(pctx, env); err != nil {
+		return a, err
 	}
-	papp := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(filepath.Join(tmp, "nondefault.out")), Context: &pctx})
-	nondefault.set = NewAll(papp, nondefault.cfg, asset)
-	papp.Synth(nil)
-	nondefault.tpl, nondefault.templates = map[string]assertions.Template{}, map[string]map[string]any{}
-	for _, s := range nondefault.set.All() {
+	cdkApp := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(outDir), Context: &pctx})
+	a.set = NewAll(cdkApp, a.cfg, asset)
+	if nag {
+		awscdk.Aspects_Of(cdkApp).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Verbose: jsii.Bool(true)}), nil)
+	}
+	cdkApp.Synth(nil)
+	a.tpl, a.templates = map[string]assertions.Template{}, map[string]map[string]any{}
+	for _, s := range a.set.All() {
 		t := assertions.Template_FromStack(s, nil)
-		nondefault.tpl[*s.StackName()], nondefault.templates[*s.StackName()] = t, *t.ToJSON()
+		a.tpl[*s.StackName()], a.templates[*s.StackName()] = t, *t.ToJSON()
 	}
-	nondefault.data = nondefault.tpl[*nondefault.set.Data.StackName()]
-	nondefault.proc = nondefault.tpl[*nondefault.set.Processing[0].StackName()]
-
-	return m.Run(), nil
+	a.data = a.tpl[*a.set.Data.StackName()]
+	a.proc = a.tpl[*a.set.Processing[0].StackName()]
+	return a, nil
 }

@@ -51,6 +51,9 @@ func allTemplates() map[string]assertions.Template {
 	for k, v := range nondefault.tpl {
 		all["nondefault/"+k] = v
 	}
+	for k, v := range strong.tpl {
+		all["strong/"+k] = v
+	}
 	for k, v := range tpl {
 		all[k] = v
 	}

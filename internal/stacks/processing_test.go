@@ -136,11 +136,32 @@ func TestProcessorFunction(t *testing.T) {
 					processor.EnvServiceName:      n.ServiceName(),
 					processor.EnvMetricsNamespace: n.MetricsNamespace(),
 					processor.EnvLogLevel:         cfg.LogLevel,
+					processor.EnvTableConsistency: string(schema.Eventual),
 				})},
 				// Unreserved unless configured (see TestReservedConcurrencyFromConfig).
 				"ReservedConcurrentExecutions": assertions.Match_Absent(),
 			})
 		})
+	}
+}
+
+// TestProcessorKnowsTableConsistency: under strong consistency the function
+// in each region is told so (TABLE_CONSISTENCY), whichever form the table has.
+func TestProcessorKnowsTableConsistency(t *testing.T) {
+	for _, a := range []struct {
+		name string
+		app  app
+	}{{"strong (witness)", strong}, {"nondefault (three replicas)", nondefault}} {
+		for _, region := range a.app.cfg.Regions() {
+			t.Run(a.name+"/"+region, func(t *testing.T) {
+				hasResource(t, a.app.tpl[a.app.cfg.Names().ProcessingStack(region)], "AWS::Lambda::Function", map[string]any{
+					"FunctionName": a.app.cfg.Names().Processor(),
+					"Environment": map[string]any{"Variables": assertions.Match_ObjectLike(&map[string]any{
+						processor.EnvTableConsistency: string(schema.Strong),
+					})},
+				})
+			})
+		}
 	}
 }
 

@@ -25,6 +25,23 @@ func TestStacksHaveExplicitRegions(t *testing.T) {
 	}
 }
 
+// TestStrongModeDeploysNoStackInTheThirdRegion: the witness is owned and
+// managed by DynamoDB and a third replica is the table's own, so strong mode
+// has the same four stacks in the same two regions.
+func TestStrongModeDeploysNoStackInTheThirdRegion(t *testing.T) {
+	for _, a := range []app{strong, nondefault} {
+		all := a.set.All()
+		if len(all) != 4 {
+			t.Errorf("%s: %d stacks, want 4", a.cfg.Env, len(all))
+		}
+		for _, s := range all {
+			if r := *s.Region(); r != a.cfg.PrimaryRegion && r != a.cfg.SecondaryRegion {
+				t.Errorf("%s: stack %s in %s, want only %s and %s", a.cfg.Env, *s.StackName(), r, a.cfg.PrimaryRegion, a.cfg.SecondaryRegion)
+			}
+		}
+	}
+}
+
 // TestOutputsForTapctl: the outputs tapctl reads exist and none is exported.
 func TestOutputsForTapctl(t *testing.T) {
 	n := cfg.Names()
