@@ -262,8 +262,12 @@ func (m *monitor) run(done <-chan struct{}) {
 			m.evaluate(now)
 			next = next.Add(m.every)
 			eval.Reset(time.Until(next))
-		case now := <-poll.C:
-			m.pollCheck(now)
+		case <-poll.C:
+			// Stamped when the read happens, not when the tick was due: on
+			// a loaded machine this goroutine may take the tick late, after
+			// a heal, and a read stamped before the heal would show a
+			// health change that preceded its cause.
+			m.pollCheck(time.Now())
 		case <-done:
 			return
 		}
