@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/tap-trading/tap/internal/processor"
+	"github.com/tap-trading/tap/internal/store"
 	"github.com/tap-trading/tap/internal/tracing"
 )
 
@@ -55,9 +56,9 @@ func initHandler(ctx context.Context) (*processor.Handler, error) {
 	traced := awsCfg.Copy()
 	tracer.Instrument(&traced)
 	return processor.New(cfg, processor.Deps{
-		DynamoDB:       dynamodb.NewFromConfig(awsCfg),
+		DynamoDB:       dynamodb.NewFromConfig(awsCfg, store.RetryReplicatedWriteConflicts),
 		SQS:            sqs.NewFromConfig(awsCfg),
-		TracedDynamoDB: dynamodb.NewFromConfig(traced),
+		TracedDynamoDB: dynamodb.NewFromConfig(traced, store.RetryReplicatedWriteConflicts),
 		TracedSQS:      sqs.NewFromConfig(traced),
 		Stdout:         os.Stdout,
 		Tracer:         tracer,

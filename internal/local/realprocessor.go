@@ -15,13 +15,16 @@ import (
 	"github.com/tap-trading/tap/internal/dlq"
 	"github.com/tap-trading/tap/internal/names"
 	"github.com/tap-trading/tap/internal/processor"
+	"github.com/tap-trading/tap/internal/store"
 )
 
 // RealProcessor builds the deployed handler (internal/processor) for the
 // pipeline's resources. It is configured the way Lambda configures it: the
-// environment the stack sets, read by processor.ConfigFromEnv, and SDK
-// clients built from cfg, which points at the local AWS. Its DynamoDB
-// requests are sent one at a time (see serialHTTPClient).
+// environment the stack sets, read by processor.ConfigFromEnv (with the
+// table's consistency mode, r.TableConsistency), and SDK clients built from
+// cfg, which points at the local AWS, with cmd/processor's retry of
+// replicated write conflicts. Its DynamoDB requests are sent one at a time
+// (see serialHTTPClient).
 func RealProcessor(_ context.Context, cfg aws.Config, r Resources, out io.Writer) (ProcessFunc, error) {
 	n := names.For(r.Env)
 	env := map[string]string{
@@ -31,13 +34,14 @@ func RealProcessor(_ context.Context, cfg aws.Config, r Resources, out io.Writer
 		processor.EnvMetricsNamespace: n.MetricsNamespace(),
 		processor.EnvRegion:           r.Region,
 		processor.EnvFunctionName:     n.Processor(),
+		processor.EnvTableConsistency: string(r.TableConsistency),
 	}
 	pc, err := processor.ConfigFromEnv(func(k string) string { return env[k] })
 	if err != nil {
 		return nil, err
 	}
 	h, err := processor.New(pc, processor.Deps{
-		DynamoDB: dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) { o.HTTPClient = timed(serialize(o.HTTPClient)) }),
+		DynamoDB: dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) { o.HTTPClient = timed(serialize(o.HTTPClient)) }, store.RetryReplicatedWriteConflicts),
 		SQS:      deadLetterNotes{sqs.NewFromConfig(cfg, func(o *sqs.Options) { o.HTTPClient = timed(o.HTTPClient) })},
 		Stdout:   &lineWriter{w: out},
 	})

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/tap-trading/tap/internal/processor"
+	"github.com/tap-trading/tap/internal/schema"
 )
 
 // fullEnv is a complete processor environment, as the CDK app sets it.
@@ -39,6 +40,7 @@ func TestConfigFromEnvReadsEveryVariable(t *testing.T) {
 		LogLevel:         slog.LevelDebug,
 		Region:           "eu-central-1",
 		FunctionName:     "tap-dev-processor",
+		TableConsistency: schema.Eventual, // the default: fullEnv leaves it unset
 	}
 	if got != want {
 		t.Errorf("ConfigFromEnv = %+v, want %+v", got, want)
@@ -72,6 +74,25 @@ func TestConfigFromEnvLogLevel(t *testing.T) {
 	}
 }
 
+func TestConfigFromEnvTableConsistency(t *testing.T) {
+	for _, tc := range []struct {
+		value string
+		want  schema.Consistency
+	}{{"", schema.Eventual}, {"eventual", schema.Eventual}, {"strong", schema.Strong}} {
+		t.Run(tc.value, func(t *testing.T) {
+			env := fullEnv()
+			env[processor.EnvTableConsistency] = tc.value
+			got, err := processor.ConfigFromEnv(getenv(env))
+			if err != nil {
+				t.Fatalf("ConfigFromEnv(%s=%q) error = %v", processor.EnvTableConsistency, tc.value, err)
+			}
+			if got.TableConsistency != tc.want {
+				t.Errorf("ConfigFromEnv(%s=%q).TableConsistency = %q, want %q", processor.EnvTableConsistency, tc.value, got.TableConsistency, tc.want)
+			}
+		})
+	}
+}
+
 func TestConfigFromEnvNamesWhatIsWrong(t *testing.T) {
 	required := []string{
 		processor.EnvTableName, processor.EnvProcessingDLQURL, processor.EnvServiceName,
@@ -93,6 +114,8 @@ func TestConfigFromEnvNamesWhatIsWrong(t *testing.T) {
 		{name: "all at once", unset: required, want: required},
 		{name: "bad log level", set: map[string]string{processor.EnvLogLevel: "VERBOSE"},
 			want: []string{processor.EnvLogLevel, `"VERBOSE"`, "DEBUG, INFO, WARN"}},
+		{name: "bad table consistency", set: map[string]string{processor.EnvTableConsistency: "STRONG"},
+			want: []string{processor.EnvTableConsistency, `"STRONG"`, `"eventual" or "strong"`}},
 		{name: "missing beats bad level", unset: []string{processor.EnvTableName}, set: map[string]string{processor.EnvLogLevel: "VERBOSE"},
 			want: []string{processor.EnvTableName}},
 	}

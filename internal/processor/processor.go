@@ -61,7 +61,10 @@ type SQS interface {
 
 // Deps are the processor's collaborators, built once at init.
 type Deps struct {
-	// DynamoDB is the orders table's client.
+	// DynamoDB is the orders table's client. Built from the SDK, it should
+	// retry replicated write conflicts (store.RetryReplicatedWriteConflicts),
+	// which a table with strong consistency answers while the other region
+	// writes the same item.
 	DynamoDB store.Client
 	// SQS sends to the processing DLQ.
 	SQS SQS
@@ -119,10 +122,10 @@ func New(cfg Config, deps Deps) (*Handler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("processor: %s: %w", EnvMetricsNamespace, err)
 	}
-	plain := clients{store: store.New(deps.DynamoDB, cfg.TableName, cfg.Region, now), sqs: deps.SQS}
+	plain := clients{store: store.New(deps.DynamoDB, cfg.TableName, cfg.Region, now).WithConsistency(cfg.TableConsistency), sqs: deps.SQS}
 	traced := plain
 	if deps.TracedDynamoDB != nil {
-		traced.store = store.New(deps.TracedDynamoDB, cfg.TableName, cfg.Region, now)
+		traced.store = store.New(deps.TracedDynamoDB, cfg.TableName, cfg.Region, now).WithConsistency(cfg.TableConsistency)
 	}
 	if deps.TracedSQS != nil {
 		traced.sqs = deps.TracedSQS

@@ -10,6 +10,7 @@ import (
 	"github.com/tap-trading/tap/internal/event"
 	"github.com/tap-trading/tap/internal/faultproxy"
 	"github.com/tap-trading/tap/internal/gen"
+	"github.com/tap-trading/tap/internal/schema"
 )
 
 // Extreme eventIds, for conflicts whose winner a test must know: every
@@ -95,8 +96,20 @@ func (l *outrankedLog) take() []string {
 // whole); duplicates of the winner are duplicates, of the loser conflicts;
 // at equal seq the state takes the winner's event.
 func TestConflictsSettleByTheLowestEventID(t *testing.T) {
+	forEachMode(t, testConflictsSettleByTheLowestEventID)
+}
+
+// forEachMode runs test under each consistency mode; in one region, the
+// outcomes are the same.
+func forEachMode(t *testing.T, test func(*testing.T, schema.Consistency)) {
+	for _, mode := range []schema.Consistency{schema.Eventual, schema.Strong} {
+		t.Run(string(mode), func(t *testing.T) { test(t, mode) })
+	}
+}
+
+func testConflictsSettleByTheLowestEventID(t *testing.T, mode schema.Consistency) {
 	table, client := newTable(t)
-	st := New(client, table, testRegion, fixedClock(clock))
+	st := New(client, table, testRegion, fixedClock(clock)).WithConsistency(mode)
 	ctx := context.Background()
 	l := longLifecycle(t, 11, 3)
 	e1, e2, e3 := l.Events[0], l.Events[1], l.Events[2]
@@ -153,8 +166,12 @@ func TestConflictsSettleByTheLowestEventID(t *testing.T) {
 // A displacement below the state's seq is stale, and still hands the loser
 // over; without OnOutranked, Apply displaces all the same.
 func TestDisplacementBelowTheStateIsStale(t *testing.T) {
+	forEachMode(t, testDisplacementBelowTheStateIsStale)
+}
+
+func testDisplacementBelowTheStateIsStale(t *testing.T, mode schema.Consistency) {
 	table, client := newTable(t)
-	st := New(client, table, testRegion, fixedClock(clock))
+	st := New(client, table, testRegion, fixedClock(clock)).WithConsistency(mode)
 	ctx := context.Background()
 	l := longLifecycle(t, 12, 3)
 	for i := range 3 {
@@ -206,8 +223,12 @@ func TestStateAtEqualSeqTakesTheLowerEventID(t *testing.T) {
 // (the processor's dead letter was not sent: Lambda retries); the retry
 // hands the loser over again and displaces it.
 func TestOutrankedFailureOverwritesNothing(t *testing.T) {
+	forEachMode(t, testOutrankedFailureOverwritesNothing)
+}
+
+func testOutrankedFailureOverwritesNothing(t *testing.T, mode schema.Consistency) {
 	table, client := newTable(t)
-	st := New(client, table, testRegion, fixedClock(clock))
+	st := New(client, table, testRegion, fixedClock(clock)).WithConsistency(mode)
 	ctx := context.Background()
 	r := gen.Lifecycles(14, 1, gen.Options{})[0].Events[0]
 	if _, err := st.Apply(ctx, &r); err != nil {
@@ -335,6 +356,10 @@ func TestDisplacementResponseLost(t *testing.T) {
 // after maxRecordAttempts (the event is retried), having handed over every
 // loser it was about to overwrite.
 func TestDisplacementOfAChangingExecutionGivesUp(t *testing.T) {
+	forEachMode(t, testDisplacementOfAChangingExecutionGivesUp)
+}
+
+func testDisplacementOfAChangingExecutionGivesUp(t *testing.T, mode schema.Consistency) {
 	table, client := newTable(t)
 	ctx := context.Background()
 	r := gen.Lifecycles(17, 1, gen.Options{})[0].Events[0]
@@ -346,7 +371,7 @@ func TestDisplacementOfAChangingExecutionGivesUp(t *testing.T) {
 	// higher eventId, so every displacement's condition fails.
 	ids := []string{"f0000000-0000-4000-8000-000000000001", "f0000000-0000-4000-8000-000000000002", "f0000000-0000-4000-8000-000000000003", "f0000000-0000-4000-8000-000000000004"}
 	interfere := &interferingClient{Client: client, table: table, r: r, ids: ids}
-	st := New(interfere, table, testRegion, fixedClock(clock))
+	st := New(interfere, table, testRegion, fixedClock(clock)).WithConsistency(mode)
 	lo := withEventID(r, lowestID)
 	log := &outrankedLog{t: t, st: seed}
 	if got, err := st.Apply(ctx, &lo, log.option()); err == nil {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/tap-trading/tap/internal/event"
 	"github.com/tap-trading/tap/internal/gen"
+	"github.com/tap-trading/tap/internal/schema"
 )
 
 // writers is how many goroutines apply a stream. Each owns a share of the
@@ -75,12 +76,18 @@ func shard(orderID string) int {
 // outcome and the end state of every order: exactly one execution per
 // (orderId, seq), the lowest eventId delivered for it (I1), a state equal to
 // the highest seq's winning event (I1), and every delivery accounted for,
-// every loser of a seq dead-lettered (I2).
+// every loser of a seq dead-lettered (I2). Under strong consistency (one
+// seed) the same holds with no read at all: no repair Query, no GetItem.
 func TestI1I2DuplicatesAndReordering(t *testing.T) {
-	for _, seed := range []uint64{1, 2, 3} {
-		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
+	for _, tc := range []struct {
+		mode schema.Consistency
+		seed uint64
+	}{{schema.Eventual, 1}, {schema.Eventual, 2}, {schema.Eventual, 3}, {schema.Strong, 3}} {
+		seed := tc.seed
+		t.Run(fmt.Sprintf("%s/seed=%d", tc.mode, seed), func(t *testing.T) {
 			table, client := newTable(t)
-			st := New(client, table, testRegion, nil)
+			m := newMetered(client)
+			st := New(m, table, testRegion, nil).WithConsistency(tc.mode)
 			ls := gen.Lifecycles(seed, orders(60), gen.Options{})
 			stream := gen.Stream(ls, gen.StreamOptions{
 				Seed: seed, Duplicates: 0.25, Reorder: seed != 1, Conflicts: 0.02,
@@ -124,11 +131,15 @@ func TestI1I2DuplicatesAndReordering(t *testing.T) {
 			if displaced == 0 {
 				t.Errorf("no delivery displaced a recorded execution: the stream does not exercise it")
 			}
+			ops, _, _ := m.take()
+			if tc.mode == schema.Strong && ops["Query"]+ops["GetItem"] > 0 {
+				t.Errorf("strong consistency: %d Query and %d GetItem calls, want none", ops["Query"], ops["GetItem"])
+			}
 			for _, l := range ls {
 				checkOrder(t, st, ref.winners(l))
 			}
 			ref.checkDeadLetters(t, dl.counts)
-			t.Logf("%d deliveries of %d events: %v, %d displacing", len(stream), len(gen.Events(ls)), counts, displaced)
+			t.Logf("%d deliveries of %d events: %v, %d displacing; operations %v", len(stream), len(gen.Events(ls)), counts, displaced, ops)
 		})
 	}
 }

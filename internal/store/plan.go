@@ -65,6 +65,10 @@ const (
 	// compared with — same eventId, recorded by this region — and nothing
 	// else (see Store.Apply, conflicts).
 	condExecDisplace = "#eventId = :displaced AND #processedRegion = :region"
+	// condExecDisplaceStrong is condExecDisplace for a table with
+	// multi-Region strong consistency, where any region may displace (see
+	// Store.Apply): the eventId alone names the execution.
+	condExecDisplaceStrong = "#eventId = :displaced"
 	// condStateNew orders states by seq, then by the lower eventId at equal
 	// seq: the order in which the lowest eventId of an (orderId, seq) wins it
 	// (DESIGN §3, conflicts).
@@ -165,7 +169,8 @@ func PlanExecution(r *event.ExecutionReport, region string, receivedAt time.Time
 // §3, conflicts). The condition names that exact execution, so a put never
 // overwrites one its caller has not seen (and dead-lettered), nor one the
 // other region recorded; on failure DynamoDB returns the item as it now is.
-// TableName is left nil.
+// It is for tables with multi-Region eventual consistency. TableName is left
+// nil.
 func PlanDisplacement(r *event.ExecutionReport, region string, receivedAt time.Time, displacedEventID string) *dynamodb.PutItemInput {
 	in := PlanExecution(r, region, receivedAt)
 	in.ConditionExpression = strPtr(condExecDisplace)
@@ -174,6 +179,19 @@ func PlanDisplacement(r *event.ExecutionReport, region string, receivedAt time.T
 		":displaced": str(displacedEventID),
 		":region":    str(region),
 	}
+	return in
+}
+
+// PlanStrongDisplacement is PlanDisplacement for a table with multi-Region
+// strong consistency: the condition names the execution by its eventId
+// alone, whichever region recorded it, because there every region evaluates
+// it against the latest version and no replication can bring the overwritten
+// item back (see Store.Apply). TableName is left nil.
+func PlanStrongDisplacement(r *event.ExecutionReport, region string, receivedAt time.Time, displacedEventID string) *dynamodb.PutItemInput {
+	in := PlanExecution(r, region, receivedAt)
+	in.ConditionExpression = strPtr(condExecDisplaceStrong)
+	in.ExpressionAttributeNames = map[string]string{"#eventId": attrEventID}
+	in.ExpressionAttributeValues = map[string]types.AttributeValue{":displaced": str(displacedEventID)}
 	return in
 }
 

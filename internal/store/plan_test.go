@@ -99,6 +99,29 @@ func TestPlanDisplacement(t *testing.T) {
 	}
 }
 
+// Under strong consistency the displacement names the execution by its
+// eventId alone: any region may overwrite it.
+func TestPlanStrongDisplacement(t *testing.T) {
+	r := report()
+	const displaced = "9c3c1a52-5f0b-4b7e-9d0a-1c2b3d4e5f60"
+	in := PlanStrongDisplacement(&r, "us-west-2", receivedAt, displaced)
+	if want := PlanExecution(&r, "us-west-2", receivedAt).Item; !reflect.DeepEqual(in.Item, want) {
+		t.Errorf("PlanStrongDisplacement item =\n%v\nwant the execution item\n%v", dump(in.Item), dump(want))
+	}
+	if got, want := aws.ToString(in.ConditionExpression), "#eventId = :displaced"; got != want {
+		t.Errorf("condition = %q, want %q", got, want)
+	}
+	if want := map[string]string{"#eventId": "eventId"}; !reflect.DeepEqual(in.ExpressionAttributeNames, want) {
+		t.Errorf("names = %v, want %v", in.ExpressionAttributeNames, want)
+	}
+	if want := map[string]types.AttributeValue{":displaced": s(displaced)}; !reflect.DeepEqual(in.ExpressionAttributeValues, want) {
+		t.Errorf("values = %v, want %v", dump(in.ExpressionAttributeValues), dump(want))
+	}
+	if in.ReturnValuesOnConditionCheckFailure != types.ReturnValuesOnConditionCheckFailureAllOld || in.TableName != nil {
+		t.Errorf("ReturnValuesOnConditionCheckFailure = %q, TableName = %v; want ALL_OLD, nil", in.ReturnValuesOnConditionCheckFailure, in.TableName)
+	}
+}
+
 func TestPlanState(t *testing.T) {
 	const set = "SET #orderId = :orderId, #accountId = :accountId, #symbol = :symbol, #side = :side, " +
 		"#orderQty = :orderQty, #cumQty = :cumQty, #leavesQty = :leavesQty, #avgPx = :avgPx, " +

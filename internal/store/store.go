@@ -42,11 +42,16 @@ type Store struct {
 	// skipRepair turns the replication repair off; only a test sets it, to
 	// show the rollback the repair exists for.
 	skipRepair bool
+	// strong: the table has multi-Region strong consistency (see
+	// WithConsistency and Apply).
+	strong bool
 }
 
-// New returns a Store writing to table through client. region is the region
-// this process runs in, recorded on every item it writes; now is the clock
-// (time.Now in production, a fixed clock in tests).
+// New returns a Store writing to table through client, a global table with
+// multi-Region eventual consistency (for strong consistency, see
+// WithConsistency). region is the region this process runs in, recorded on
+// every item it writes; now is the clock (time.Now in production, a fixed
+// clock in tests).
 func New(client Client, table, region string, now func() time.Time) *Store {
 	if now == nil {
 		now = time.Now
@@ -94,7 +99,7 @@ type Result struct {
 	StateApplied bool
 	// RepairedSeq, when not zero, is the seq whose recorded execution this
 	// call re-asserted as the state after finding that replication had rolled
-	// the state back (see Apply).
+	// the state back (see Apply; eventual consistency only).
 	RepairedSeq int64
 	// ExistingEventID is, for a Conflict, the (lower) eventId recorded under
 	// the (orderId, seq); for other outcomes it is empty.
@@ -106,10 +111,11 @@ type Result struct {
 	// leaving it for the region that recorded it.
 	Outranked *Execution
 	// Deferred reports that Outranked was recorded by the other region, and
-	// only the region that recorded an execution overwrites it, so this call
-	// did not record the event's execution: that region records it when it
-	// processes the event (every event reaches both regions). The state was
-	// updated from the event all the same.
+	// under eventual consistency only the region that recorded an execution
+	// overwrites it, so this call did not record the event's execution: that
+	// region records it when it processes the event (every event reaches
+	// both regions). The state was updated from the event all the same.
+	// Never set under strong consistency, where any region displaces.
 	Deferred bool
 	// ReadOnly reports that ApplyReplicated decided the outcome (Duplicate)
 	// from one read and wrote nothing.
@@ -139,52 +145,83 @@ func OnOutranked(f func(ctx context.Context, loser *Execution) error) Option {
 // Any error it returns is to be treated as transient (the SDK has already
 // retried it): the event must be delivered again, and redelivery is safe, as
 // both writes are idempotent. A conflict is not an error but an outcome.
-//
-// Repair. With global tables, last-writer-wins replication can roll a
-// region's state item back: the other region may write a lower seq later in
-// time than this region wrote a higher one (it had not seen it yet), and that
-// older-seq item then replaces ours. Executions are never removed — a seq
-// once recorded stays recorded (its eventId can change, see conflicts). So
-// whenever this region may be looking at rolled-back state — its state write
-// replaced an item another region wrote, or the event is a Duplicate, whose
-// earlier attempt may have stopped before a repair, or a Conflict, whose seq
-// the other region may have settled differently before — Apply asks for the
-// highest recorded execution above the event's seq (one Query, Limit 1; at or
-// above it for a Conflict) and, if there is one, re-asserts the state from
-// that execution. The state is thus always planned from a single execution,
-// and the last write in either region is the highest seq's, which is what
-// makes the replicas converge on it (I3). Cost: a Duplicate or a Conflict
-// makes one Query; a first delivery makes one only after replacing another
-// region's state, so with a single active region it never does.
+// What Apply may rely on depends on the table's consistency mode (DESIGN §3;
+// WithConsistency): the two arguments follow the rule they share.
 //
 // Conflicts. Two events under one (orderId, seq) with different eventIds (a
 // producer bug) are settled by a rule every region computes alike: the lowest
 // eventId wins the seq (eventIds are lower-cased UUIDs, compared as strings).
 // A put that finds a lower eventId recorded is a Conflict: this event loses.
-// A put that finds a higher one recorded by this region displaces it: the
-// loser goes to OnOutranked (the processor dead-letters it), then a put
-// conditional on that very item (PlanDisplacement) overwrites it. A higher
-// one recorded by the other region is left in place (Deferred): only the
-// region that recorded an execution displaces it. The state orders events by
-// seq, then by the lower eventId (PlanState), so at equal seq the winner's
-// state replaces a loser's in every region.
+// A put that finds a higher one recorded displaces it: the loser goes to
+// OnOutranked (the processor dead-letters it), then a put conditional on that
+// very execution overwrites it (PlanDisplacement, PlanStrongDisplacement) —
+// except, under eventual consistency, one recorded by the other region, which
+// is left in place (Deferred). The state orders events by seq, then by the
+// lower eventId (PlanState), so at equal seq the winner's state replaces a
+// loser's in every region.
 //
-// Why "only the region that recorded it": with items replicated last writer
-// wins, a region may overwrite an execution in its replica only while no
-// write of the other region has reached it. Take the last write W of an
-// (orderId, seq)'s execution in either region, by region R, with eventId w,
-// and suppose w is not the lowest eventId m of the seq. Every event reaches
-// both regions, so R processes m too. If it does so after W, its replica
-// still holds W — nothing later was written anywhere — which R recorded and
-// m outranks, so R displaces it: a write after W, a contradiction. If it
-// does so before W, R's replica then held m (recorded, or found) or an item
-// of the other region (Deferred). From m, only a write of the other region
-// can change R's replica (nothing outranks m); and once R's replica holds
-// an item of the other region, R never writes that execution again —
-// replication only brings it items of the other region, and R overwrites
-// only its own. Either way R cannot write W: a contradiction. So the last
-// write, which both replicas keep, is m's, whatever the order in which each
-// region saw the events and replication delivered the writes.
+// Under multi-Region strong consistency, every write is conditional, and the
+// table evaluates each condition against the item's latest version in every
+// region (a concurrent write from another region is refused,
+// ReplicatedWriteConflictException, and retried: see
+// RetryReplicatedWriteConflicts), so the successful writes to an item form
+// one history that both regions see. In it, an execution only ever moves to a
+// lower eventId (it is created once, and a displacement requires a higher one
+// recorded), and the state only ever moves up in the order of states. So the
+// last execution is the lowest eventId delivered: a delivery of it that
+// returns no error records it, finds it recorded, or finds a lower one. And
+// the state ends at the highest seq's winner: such a delivery of that event
+// attempts the state update after its put, and nothing outranks it. (A
+// delivery that keeps failing ends in the processing DLQ, I2.) Nothing rolls
+// an item back, so Apply never reads to repair: a Duplicate, a Conflict or a
+// write over another region's state costs no Query.
+//
+// Any region may displace a loser: the put is conditional on the loser's
+// eventId, and the history has a single order, so exactly one put overwrites
+// each recorded loser, and its caller handed the loser to OnOutranked first.
+// Every loser is therefore dead-lettered at least once: by the region that
+// overwrote it, or, if it was never recorded, by every delivery of it (a
+// Conflict). No winner ever is: only an event a lower eventId outranks is.
+// (With concurrent displacers, both may dead-letter the same loser.)
+//
+// Under multi-Region eventual consistency, each region writes its own replica
+// and replication settles each item last writer wins, so neither history
+// holds across regions, and Apply does more.
+//
+// Repair. Last-writer-wins replication can roll a region's state item back:
+// the other region may write a lower seq later in time than this region wrote
+// a higher one (it had not seen it yet), and that older-seq item then
+// replaces ours. Executions are never removed — a seq once recorded stays
+// recorded (its eventId can change, see conflicts). So whenever this region
+// may be looking at rolled-back state — its state write replaced an item
+// another region wrote, or the event is a Duplicate, whose earlier attempt
+// may have stopped before a repair, or a Conflict, whose seq the other region
+// may have settled differently before — Apply asks for the highest recorded
+// execution above the event's seq (one Query, Limit 1; at or above it for a
+// Conflict) and, if there is one, re-asserts the state from that execution.
+// The state is thus always planned from a single execution, and the last
+// write in either region is the highest seq's, which is what makes the
+// replicas converge on it (I3). Cost: a Duplicate or a Conflict makes one
+// Query; a first delivery makes one only after replacing another region's
+// state, so with a single active region it never does.
+//
+// Why only the region that recorded an execution displaces it: with items
+// replicated last writer wins, a region may overwrite an execution in its
+// replica only while no write of the other region has reached it. Take the
+// last write W of an (orderId, seq)'s execution in either region, by region
+// R, with eventId w, and suppose w is not the lowest eventId m of the seq.
+// Every event reaches both regions, so R processes m too. If it does so
+// after W, its replica still holds W — nothing later was written anywhere —
+// which R recorded and m outranks, so R displaces it: a write after W, a
+// contradiction. If it does so before W, R's replica then held m (recorded,
+// or found) or an item of the other region (Deferred). From m, only a write
+// of the other region can change R's replica (nothing outranks m); and once
+// R's replica holds an item of the other region, R never writes that
+// execution again — replication only brings it items of the other region,
+// and R overwrites only its own. Either way R cannot write W: a
+// contradiction. So the last write, which both replicas keep, is m's,
+// whatever the order in which each region saw the events and replication
+// delivered the writes.
 //
 // The same argument places the dead letters. R, whose write of m both
 // replicas keep, processes every loser l of the seq. After W it finds m
@@ -214,6 +251,7 @@ func OnOutranked(f func(ctx context.Context, loser *Execution) error) Option {
 // model does not have (DESIGN §3, conflicts;
 // TestI3ConflictStateCanTrailTheWinner). Any later delivery of the winner,
 // or of a loser (a redrive of its dead letter), re-asserts the winner's state.
+// Strong consistency has no such interleaving: nothing is rolled back.
 func (s *Store) Apply(ctx context.Context, r *event.ExecutionReport, opts ...Option) (Result, error) {
 	var o options
 	for _, opt := range opts {
@@ -224,8 +262,11 @@ func (s *Store) Apply(ctx context.Context, r *event.ExecutionReport, opts ...Opt
 	if err != nil {
 		return Result{}, err
 	}
+	// verified: no repair is needed (strong consistency) or wanted (a test),
+	// or it has been done.
+	verified := s.strong || s.skipRepair
 	if res.Outcome == Conflict {
-		if !s.skipRepair {
+		if !verified {
 			if err := s.repairAfterConflict(ctx, r, now, &res); err != nil {
 				return Result{}, err
 			}
@@ -235,7 +276,7 @@ func (s *Store) Apply(ctx context.Context, r *event.ExecutionReport, opts ...Opt
 
 	// target is the execution the state is planned from: the event, or a
 	// higher execution when repairing (see above).
-	target, verified := r, s.skipRepair
+	target := r
 	if res.Outcome == Duplicate && !verified {
 		higher, err := s.highestFrom(ctx, r.OrderID, r.Seq+1)
 		if err != nil {
@@ -309,7 +350,7 @@ func (s *Store) recordExecution(ctx context.Context, r *event.ExecutionReport, n
 		}
 		var ccf *types.ConditionalCheckFailedException
 		if !errors.As(err, &ccf) {
-			return Result{}, fmt.Errorf("store: put execution %s seq %d: %w", r.OrderID, r.Seq, err)
+			return Result{}, fmt.Errorf("store: put execution %s seq %d: %w", r.OrderID, r.Seq, s.writeFailure(err))
 		}
 		item, err := s.existingExecution(ctx, r, ccf.Item)
 		if err != nil {
@@ -331,7 +372,7 @@ func (s *Store) recordExecution(ctx context.Context, r *event.ExecutionReport, n
 			return Result{}, err
 		}
 		switch {
-		case existing.ProcessedRegion != s.region:
+		case existing.ProcessedRegion != s.region && !s.strong:
 			if err := o.outrank(ctx, &existing); err != nil {
 				return Result{}, err
 			}
@@ -343,7 +384,11 @@ func (s *Store) recordExecution(ctx context.Context, r *event.ExecutionReport, n
 			return Result{}, err
 		}
 		displaced = &existing
-		put = PlanDisplacement(r, s.region, now, existing.EventID)
+		if s.strong {
+			put = PlanStrongDisplacement(r, s.region, now, existing.EventID)
+		} else {
+			put = PlanDisplacement(r, s.region, now, existing.EventID)
+		}
 		put.TableName = &s.table
 	}
 }
@@ -361,7 +406,8 @@ func (o options) outrank(ctx context.Context, loser *Execution) error {
 
 // repairAfterConflict re-asserts the state from the highest execution at or
 // above r's seq: r lost its seq to a lower eventId that the other region may
-// have settled later than this region's state (see Apply).
+// have settled later than this region's state (see Apply; eventual
+// consistency only).
 func (s *Store) repairAfterConflict(ctx context.Context, r *event.ExecutionReport, now time.Time, res *Result) error {
 	top, err := s.highestFrom(ctx, r.OrderID, r.Seq)
 	if err != nil || top == nil {
@@ -425,7 +471,7 @@ func (s *Store) updateState(ctx context.Context, r *event.ExecutionReport, now t
 	if err != nil {
 		var ccf *types.ConditionalCheckFailedException
 		if !errors.As(err, &ccf) {
-			return 0, false, fmt.Errorf("store: update state %s seq %d: %w", r.OrderID, r.Seq, err)
+			return 0, false, fmt.Errorf("store: update state %s seq %d: %w", r.OrderID, r.Seq, s.writeFailure(err))
 		}
 		if id, ok := ccf.Item[attrLastEventID].(*types.AttributeValueMemberS); ok && id.Value == r.EventID {
 			return stateHeld, false, nil
@@ -488,7 +534,7 @@ func (s *Store) RecordHeartbeat(ctx context.Context, h event.Heartbeat) (bool, e
 		if errors.As(err, &ccf) {
 			return false, nil
 		}
-		return false, fmt.Errorf("store: record heartbeat of %s: %w", h.Region, err)
+		return false, fmt.Errorf("store: record heartbeat of %s: %w", h.Region, s.writeFailure(err))
 	}
 	return true, nil
 }

@@ -69,8 +69,12 @@ func longLifecycle(t *testing.T, seed uint64, n int) gen.Lifecycle {
 }
 
 func TestApplyClassifiesEveryOutcome(t *testing.T) {
+	forEachMode(t, testApplyClassifiesEveryOutcome)
+}
+
+func testApplyClassifiesEveryOutcome(t *testing.T, mode schema.Consistency) {
 	table, client := newTable(t)
-	st := New(client, table, testRegion, fixedClock(clock))
+	st := New(client, table, testRegion, fixedClock(clock)).WithConsistency(mode)
 	ctx := context.Background()
 	l := longLifecycle(t, 11, 3)
 	e1, e2, e3 := l.Events[0], l.Events[1], l.Events[2]
@@ -102,8 +106,12 @@ func TestApplyClassifiesEveryOutcome(t *testing.T) {
 }
 
 func TestDuplicateRepairsStateAfterCrashBetweenWrites(t *testing.T) {
+	forEachMode(t, testDuplicateRepairsStateAfterCrashBetweenWrites)
+}
+
+func testDuplicateRepairsStateAfterCrashBetweenWrites(t *testing.T, mode schema.Consistency) {
 	table, client := newTable(t)
-	st := New(client, table, testRegion, fixedClock(clock))
+	st := New(client, table, testRegion, fixedClock(clock)).WithConsistency(mode)
 	ctx := context.Background()
 	l := longLifecycle(t, 12, 2)
 	first := l.Events[0]
