@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tap-trading/tap/internal/drill"
+	"github.com/tap-trading/tap/internal/schema"
 	"github.com/tap-trading/tap/internal/twin"
 )
 
@@ -35,6 +36,7 @@ type drillFlags struct {
 	processorLog     string
 	timelineDir      string
 	capacity         string
+	consistency      string
 }
 
 // register adds the flags to cmd: all of them for tapctl local drill, the
@@ -59,6 +61,7 @@ func (f *drillFlags) register(cmd *cobra.Command, drillOnly bool) {
 		fl.StringVar(&f.processorLog, "processor-log", "", "file for both processors' JSON logs; - for stderr (default: discarded)")
 		fl.StringVar(&f.timelineDir, "timeline", "", "directory for each scenario's HTML timeline (<scenario>.html)")
 		fl.StringVar(&f.insufficientData, "insufficient-data", "", "override the health check's InsufficientDataHealthStatus: Healthy, Unhealthy or LastKnownStatus (default: as deployed)")
+		fl.StringVar(&f.consistency, "consistency", string(schema.Eventual), "the table's multi-Region consistency: eventual (MREC, as deployed by default), strong (MRSC, tap:tableConsistency=strong), or both (every scenario in each, then a side-by-side table)")
 		fl.StringVar(&f.capacity, "capacity", "auto", "the twin's capacity in events/s: auto measures it first (about a minute) when every scenario runs or --rate is above 5, and refuses a --rate above it; a number states it; off neither measures nor refuses")
 	} else {
 		fl.StringVar(&f.regions, "regions", "", "PRIMARY,SECONDARY: run two regions behind a local global endpoint (e.g. "+regions+")")
@@ -162,12 +165,16 @@ every process it started.`,
 			if f.scenario != "all" {
 				scenarios = []drill.Scenario{drill.Scenario(f.scenario)}
 			}
+			modes, err := drillModes(f.consistency, cfg)
+			if err != nil {
+				return err
+			}
 			capacity, err := a.drillCapacity(cmd.Context(), f, cfg, len(scenarios) > 1)
 			if err != nil {
 				return err
 			}
 			cfg.Capacity = capacity
-			return a.runDrills(cmd.Context(), cfg, scenarios, f.processorLog, asJSON)
+			return a.runDrills(cmd.Context(), cfg, scenarios, modes, f.processorLog, asJSON)
 		},
 	}
 	f.register(cmd, true)
@@ -213,7 +220,31 @@ func (a *app) drillCapacity(ctx context.Context, f drillFlags, cfg drill.Config,
 	return capacity, nil
 }
 
-func (a *app) runDrills(ctx context.Context, cfg drill.Config, scenarios []drill.Scenario, procLog string, asJSON bool) error {
+// drillModes reads --consistency: the table modes to drill, each checked
+// against the deployment rules (strong mode needs the regions in one MRSC
+// Region set).
+func drillModes(flag string, cfg drill.Config) ([]schema.Consistency, error) {
+	var modes []schema.Consistency
+	if flag == "both" {
+		modes = []schema.Consistency{schema.Eventual, schema.Strong}
+	} else {
+		m, err := schema.ParseConsistency(flag)
+		if err != nil || flag == "" {
+			return nil, usagef("--consistency %q: want eventual, strong or both", flag)
+		}
+		modes = []schema.Consistency{m}
+	}
+	for _, m := range modes {
+		c := cfg
+		c.Consistency = m
+		if err := c.Validate(); err != nil {
+			return nil, usagef("--consistency %s: %v", m, err)
+		}
+	}
+	return modes, nil
+}
+
+func (a *app) runDrills(ctx context.Context, cfg drill.Config, scenarios []drill.Scenario, modes []schema.Consistency, procLog string, asJSON bool) error {
 	out, closeLog, err := a.drillProcessorLog(procLog)
 	if err != nil {
 		return err
@@ -222,10 +253,21 @@ func (a *app) runDrills(ctx context.Context, cfg drill.Config, scenarios []drill
 	cfg.ProcessorOutput = out
 	var reports []*drill.Report
 	ok := true
-	for _, s := range scenarios {
+	type run struct {
+		scenario drill.Scenario
+		mode     schema.Consistency
+	}
+	var runs []run
+	for _, m := range modes {
+		for _, s := range scenarios {
+			runs = append(runs, run{s, m})
+		}
+	}
+	for _, r := range runs {
+		s := r.scenario
 		c := cfg
-		c.Scenario = s
-		fmt.Fprintf(a.env.Stderr, "drill %s: starting two regions (%s, %s)...\n", s, c.Primary, c.Secondary)
+		c.Scenario, c.Consistency = s, r.mode
+		fmt.Fprintf(a.env.Stderr, "drill %s (table %s): starting two regions (%s, %s)...\n", s, r.mode, c.Primary, c.Secondary)
 		p := newProgressPrinter(a.env.Stderr, a.env.Interactive)
 		c.Progress = p.print
 		rep, err := drill.Run(ctx, c)
@@ -251,6 +293,9 @@ func (a *app) runDrills(ctx context.Context, cfg drill.Config, scenarios []drill
 		if err := writeJSON(a.env.Stdout, reports); err != nil {
 			return err
 		}
+	} else if len(modes) > 1 {
+		fmt.Fprintln(a.env.Stdout, "The table's two modes side by side (DESIGN §3, strong consistency):")
+		drill.WriteComparison(a.env.Stdout, reports)
 	}
 	if !ok {
 		return failed()

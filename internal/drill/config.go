@@ -20,6 +20,7 @@ import (
 
 	"github.com/tap-trading/tap/internal/config"
 	"github.com/tap-trading/tap/internal/deployspec"
+	"github.com/tap-trading/tap/internal/schema"
 	"github.com/tap-trading/tap/internal/twin"
 )
 
@@ -65,8 +66,12 @@ type Config struct {
 	// MotoLogDir, if set, receives each region's moto log.
 	MotoLogDir string
 	// TimelineDir, if set, receives the scenario's timeline as
-	// <scenario>.html.
+	// <scenario>.html (<scenario>-strong.html for an MRSC table).
 	TimelineDir string
+
+	// Consistency is the table's multi-Region consistency mode the twin
+	// runs (tap:tableConsistency; "": the deployment's default, eventual).
+	Consistency schema.Consistency
 
 	// Capacity is the twin's capacity on this machine in events/s, if
 	// known (MeasureCapacity): the report states the headroom of Rate.
@@ -177,6 +182,9 @@ func (c Config) deployment() (config.Config, error) {
 	}
 	if c.InsufficientData != "" {
 		ctx[config.KeyHealthCheckInsufficientData] = c.InsufficientData
+	}
+	if c.Consistency != "" {
+		ctx[config.KeyTableConsistency] = string(c.Consistency)
 	}
 	d, err := config.Load(ctx, nil)
 	if err != nil {

@@ -12,17 +12,24 @@ import (
 	"github.com/tap-trading/tap/internal/gen"
 	"github.com/tap-trading/tap/internal/local"
 	"github.com/tap-trading/tap/internal/processor"
+	"github.com/tap-trading/tap/internal/schema"
 	"github.com/tap-trading/tap/internal/store"
 )
 
 // checkConflicts checks that every (orderId, seq) claimed by several
 // accepted events was settled by the rule (DESIGN §3, Conflicts), not by
-// arrival: the lowest eventId's execution is recorded, every other one is
-// in the processing DLQ with reason SEQ_CONFLICT of the region that
-// recorded the winner (its processedRegion; often the other's too), and the
-// winner is dead-lettered nowhere.
+// arrival: the lowest eventId's execution is recorded, the winner is
+// dead-lettered nowhere, and every other one is in the processing DLQ with
+// reason SEQ_CONFLICT — under MREC, of the region that recorded the winner
+// (its processedRegion; often the other's too); under MRSC, of at least one
+// region (any region displaces a recorded loser there, so the one that
+// dead-lettered it need not be the one that recorded the winner).
 func checkConflicts(ctx context.Context, ddb *dynamodb.Client, table string, spec deployspec.Spec, stream []gen.Delivery, accepted []bool, dead map[string][]dlq.Record) (local.Check, error) {
+	strong := spec.Table.Consistency == schema.Strong
 	c := local.Check{Name: "conflicts settled by the rule: the lowest eventId wins, every loser dead-lettered where the winner was recorded"}
+	if strong {
+		c.Name = "conflicts settled by the rule: the lowest eventId wins, every loser dead-lettered (MRSC: in either region)"
+	}
 	type key struct {
 		order string
 		seq   int64
@@ -68,14 +75,19 @@ func checkConflicts(ctx context.Context, ddb *dynamodb.Client, table string, spe
 			c.Failures = append(c.Failures, fmt.Sprintf("%s seq %d: execution of %s, want the lowest eventId %s of %v", k.order, k.seq, got, winner, ids))
 		}
 		for _, id := range ids {
+			anywhere := false
 			for _, region := range []string{spec.Primary, spec.Secondary} {
 				in := conflicted[region][id]
+				anywhere = anywhere || in
 				switch {
 				case id == winner && in:
 					c.Failures = append(c.Failures, fmt.Sprintf("%s seq %d: the winner %s is dead-lettered in %s", k.order, k.seq, id, region))
-				case id != winner && !in && region == recordedIn:
+				case id != winner && !in && region == recordedIn && !strong:
 					c.Failures = append(c.Failures, fmt.Sprintf("%s seq %d: the loser %s is not dead-lettered as SEQ_CONFLICT in %s", k.order, k.seq, id, region))
 				}
+			}
+			if id != winner && !anywhere && strong {
+				c.Failures = append(c.Failures, fmt.Sprintf("%s seq %d: the loser %s is dead-lettered as SEQ_CONFLICT in neither region", k.order, k.seq, id))
 			}
 		}
 	}

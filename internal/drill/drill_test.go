@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tap-trading/tap/internal/schema"
 	"github.com/tap-trading/tap/internal/twin"
 )
 
@@ -45,7 +46,14 @@ func runDrill(t *testing.T, cfg Config) *Report {
 	if rep.Lost != 0 || rep.Accepted == 0 || !strings.HasPrefix(rep.Replicas, "identical") {
 		t.Errorf("lost %d of %d accepted, replicas %s; want 0 lost and identical replicas", rep.Lost, rep.Accepted, rep.Replicas)
 	}
-	if b, err := os.ReadFile(filepath.Join(cfg.TimelineDir, string(cfg.Scenario)+".html")); err != nil || !bytes.Contains(b, []byte("<svg")) {
+	name := string(cfg.Scenario)
+	if cfg.Consistency == schema.Strong {
+		name += "-strong"
+	}
+	if rep.Consistency != cfg.Consistency && !(cfg.Consistency == "" && rep.Consistency == schema.Eventual) {
+		t.Errorf("report's table mode %q, want %q", rep.Consistency, cfg.Consistency)
+	}
+	if b, err := os.ReadFile(filepath.Join(cfg.TimelineDir, name+".html")); err != nil || !bytes.Contains(b, []byte("<svg")) {
 		t.Errorf("timeline: %v (%d bytes), want an HTML file with an SVG", err, len(b))
 	}
 	return rep
@@ -55,9 +63,26 @@ func runDrill(t *testing.T, cfg Config) *Report {
 // own checks through Report.OK, and a few figures are asserted here too, so
 // a check that silently passed would still be caught.
 func TestScenarios(t *testing.T) {
+	for _, mode := range []schema.Consistency{schema.Eventual, schema.Strong} {
+		t.Run(string(mode), func(t *testing.T) { testScenarios(t, mode) })
+	}
+}
+
+// testScenarios runs every scenario with the table in mode.
+func testScenarios(t *testing.T, mode schema.Consistency) {
 	for _, s := range All() {
 		t.Run(string(s), func(t *testing.T) {
-			rep := runDrill(t, short(s))
+			cfg := short(s)
+			cfg.Consistency = mode
+			rep := runDrill(t, cfg)
+			if mode == schema.Strong {
+				// Every acknowledged write was in both replicas or the
+				// witness's log: nothing was at risk with a region.
+				if rep.Strong == nil || rep.Strong.AckedBoth == 0 || rep.RPOWrites != 0 {
+					t.Errorf("MRSC figures %+v, RPO %d: want writes acknowledged by the quorum and an RPO of 0", rep.Strong, rep.RPOWrites)
+				}
+			}
+
 			switch s {
 			case RegionLoss, RegionLossHang, Brownout:
 				if !rep.FailureToRouted.Measured || !rep.HealToFailback.Measured || rep.AcceptedDuringOutage == 0 {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tap-trading/tap/internal/local"
+	"github.com/tap-trading/tap/internal/schema"
 	"github.com/tap-trading/tap/internal/twin"
 )
 
@@ -140,6 +141,21 @@ type Report struct {
 	TableLagP99         time.Duration `json:"tableLagP99Ns"`
 	TableReplicated     int64         `json:"tableReplicated"`
 	TableSuperseded     int64         `json:"tableSuperseded"`
+	// Consistency is the table's mode (MREC or MRSC) the drill ran.
+	Consistency schema.Consistency `json:"consistency"`
+	// RPO is the table's recovery point had the failed region (RPORegion:
+	// the one the scenario fails, the primary unless it is the secondary)
+	// been lost for good when the failure began: the writes it had
+	// acknowledged that no other member of the table held then. Under MREC,
+	// those the other replica received only later (replication.Stranded);
+	// under MRSC, none can be (a write is acknowledged once in the other
+	// replica or the witness's log): RPOViaWitness counts those of them the
+	// other replica took from the witness's log after the failure began.
+	RPORegion     string `json:"rpoRegion"`
+	RPOWrites     int    `json:"rpoWrites"`
+	RPOViaWitness int64  `json:"rpoViaWitness,omitempty"`
+	// Strong is the MRSC quorum's work (MRSC only).
+	Strong *StrongTableReport `json:"strong,omitempty"`
 	// Redriven counts dead letters redriven.
 	Redriven int `json:"redriven"`
 	// Capacity is the twin's capacity on this machine (events/s; 0 if not
@@ -212,12 +228,36 @@ func check(name string, ok bool, format string, a ...any) local.Check {
 	return c
 }
 
+// StrongTableReport is what the quorum of a strongly consistent (MRSC)
+// table did in a drill (internal/twin/strongtable).
+type StrongTableReport struct {
+	// AckedBoth and AckedViaWitness count writes acknowledged with both
+	// replicas, and with the witness as the second member (the other
+	// replica took them from its log later).
+	AckedBoth       int64 `json:"ackedBoth"`
+	AckedViaWitness int64 `json:"ackedViaWitness"`
+	// Conflicts counts writes refused with ReplicatedWriteConflictException
+	// (retried by the processor's SDK client); WriteRefusals and
+	// ReadRefusals writes and strongly consistent reads refused for want of
+	// a quorum.
+	Conflicts     int64 `json:"conflicts"`
+	WriteRefusals int64 `json:"writeRefusals"`
+	ReadRefusals  int64 `json:"readRefusals"`
+	// WriteLatencyMean and WriteLatencyMax are what the quorum step added
+	// to each acknowledged write, in local time; RoundTrip is the AWS round
+	// trip it stands for (assumed, twin.QuorumRoundTrip).
+	WriteLatencyMean time.Duration `json:"writeLatencyMeanNs"`
+	WriteLatencyMax  time.Duration `json:"writeLatencyMaxNs"`
+	RoundTrip        time.Duration `json:"roundTripNs"`
+}
+
 // WriteText writes the report for a terminal.
 func (r *Report) WriteText(w io.Writer) {
 	fmt.Fprintf(w, "Drill %s: %s\n", r.Scenario, r.About)
 	fmt.Fprintf(w, "primary %s, secondary %s, seed %d; period %s (scale %s); load %g events/s; replication lag %s + up to %s; clock skew %s\n",
 		r.Primary, r.Secondary, r.Seed, r.Period, r.Scale, r.Rate, r.Lag, r.LagJitter, r.Skew)
 	fmt.Fprintf(w, "deployed alarm: %s\n", r.Alarm)
+	fmt.Fprintf(w, "table: %s\n", consistencyName(r.Consistency))
 	load := fmt.Sprintf("load offered %g events/s, accepted %.1f/s", r.Rate, r.Achieved)
 	if r.Capacity > 0 {
 		load += fmt.Sprintf("; twin capacity on this machine %g events/s (headroom %.1f×)", r.Capacity, r.Capacity/r.Rate)
@@ -274,8 +314,17 @@ func (r *Report) WriteText(w io.Writer) {
 	}
 	fmt.Fprintf(tw, "events both regions applied themselves\t%d\n", r.BothApplied)
 	fmt.Fprintf(tw, "event replication p50 / p99\t%s / %s\n", r.EventReplicationP50.Round(time.Millisecond), r.EventReplicationP99.Round(time.Millisecond))
-	fmt.Fprintf(tw, "table replication lag p50 / p99\t%s / %s (%d applied, %d superseded by LWW)\n",
-		r.TableLagP50.Round(time.Millisecond), r.TableLagP99.Round(time.Millisecond), r.TableReplicated, r.TableSuperseded)
+	if st := r.Strong; st != nil {
+		fmt.Fprintf(tw, "table (MRSC) writes acknowledged with both replicas / via the witness\t%d / %d\n", st.AckedBoth, st.AckedViaWitness)
+		fmt.Fprintf(tw, "table (MRSC) write conflicts (retried) / refused for no quorum: writes, reads\t%d / %d, %d\n", st.Conflicts, st.WriteRefusals, st.ReadRefusals)
+		fmt.Fprintf(tw, "table (MRSC) quorum step per write: mean / max (AWS round trip assumed)\t%s / %s (%s)\n",
+			st.WriteLatencyMean.Round(100*time.Microsecond), st.WriteLatencyMax.Round(100*time.Microsecond), st.RoundTrip)
+		fmt.Fprintf(tw, "table RPO had %s been lost at the failure\t%d writes (%d of them the other replica took from the witness later)\n", r.RPORegion, r.RPOWrites, r.RPOViaWitness)
+	} else {
+		fmt.Fprintf(tw, "table replication lag p50 / p99\t%s / %s (%d applied, %d superseded by LWW)\n",
+			r.TableLagP50.Round(time.Millisecond), r.TableLagP99.Round(time.Millisecond), r.TableReplicated, r.TableSuperseded)
+		fmt.Fprintf(tw, "table RPO had %s been lost at the failure (MREC)\t%d acknowledged writes the other replica did not have yet\n", r.RPORegion, r.RPOWrites)
+	}
 	fmt.Fprintf(tw, "I3 replicas after quiesce\t%s\n", r.Replicas)
 	fmt.Fprintf(tw, "elapsed\t%s\n", r.Elapsed.Round(100*time.Millisecond))
 	tw.Flush()
@@ -333,3 +382,11 @@ func (r *Report) WriteText(w io.Writer) {
 
 // start is when the drill started, for absolute times in the report.
 func (r *Report) start() time.Time { return r.Started }
+
+// consistencyName names a table mode for reports.
+func consistencyName(c schema.Consistency) string {
+	if c == schema.Strong {
+		return "multi-Region strong consistency (MRSC)"
+	}
+	return "multi-Region eventual consistency (MREC)"
+}

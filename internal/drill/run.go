@@ -381,7 +381,7 @@ func quiesce(ctx context.Context, cfg Config, e *twin.Env) (redriven int, err er
 			return redriven, fmt.Errorf("%w; still: %s", err, e.Status().Line())
 		}
 		cctx, cancel := context.WithDeadline(ctx, deadline)
-		err = e.Replication().CaughtUp(cctx)
+		err = e.TableCaughtUp(cctx)
 		cancel()
 		if err != nil {
 			return redriven, fmt.Errorf("%w; still: %s", err, e.Status().Line())

@@ -18,6 +18,9 @@ type scenario struct {
 	// longOutage: the failure lasts 7 periods by default (it must outlast
 	// retries), not 3.
 	longOutage bool
+	// failsSecondary: the failure is the secondary's; the table's RPO is
+	// measured for it (else for the primary).
+	failsSecondary bool
 	// overrides are deployment settings the scenario runs with, as `cdk
 	// deploy -c key=value` would set them; the report lists them.
 	overrides map[string]any
@@ -122,7 +125,7 @@ func (d *drillRun) awaitCaughtUp(ctx context.Context, t time.Time) error {
 	}
 	cctx, cancel := context.WithTimeout(ctx, d.cfg.PhaseTimeout)
 	defer cancel()
-	if err := d.e.Replication().CaughtUp(cctx); err != nil && ctx.Err() == nil {
+	if err := d.e.TableCaughtUp(cctx); err != nil && ctx.Err() == nil {
 		return fmt.Errorf("drill: table replication did not catch up within %s: %w", d.cfg.PhaseTimeout, err)
 	}
 	return nil

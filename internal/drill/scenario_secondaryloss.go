@@ -14,8 +14,9 @@ const SecondaryLoss Scenario = "secondary-loss"
 
 func secondaryLoss() scenario {
 	return scenario{
-		name:  SecondaryLoss,
-		about: "cut the whole secondary → routing must not move → heal → the replication backlog drains",
+		name:           SecondaryLoss,
+		failsSecondary: true,
+		about:          "cut the whole secondary → routing must not move → heal → the replication backlog drains",
 		run: func(ctx context.Context, d *drillRun) error {
 			s := d.spec.Secondary
 			return d.stay(ctx, "cut "+s+" (refuse)", func() error { return d.e.Cut(s, partition.Refuse) },

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/tap-trading/tap/internal/drill/timeline"
+	"github.com/tap-trading/tap/internal/schema"
 	"github.com/tap-trading/tap/internal/twin/cloudwatch"
 )
 
@@ -144,7 +145,11 @@ func writeTimeline(dir string, d *drillRun, rep *Report) (string, error) {
 	}
 	t.Notes = append(t.Notes, fmt.Sprintf("RTO: failure → routed %s; failure → first applied through the secondary %s; recovery → failback %s",
 		rep.FailureToRouted, rep.FailureToFirstApplied, rep.HealToFailback))
-	path := filepath.Join(dir, string(rep.Scenario)+".html")
+	name := string(rep.Scenario)
+	if rep.Consistency == schema.Strong {
+		name += "-strong"
+	}
+	path := filepath.Join(dir, name+".html")
 	return path, timeline.WriteFile(path, t)
 }
 

@@ -12,7 +12,9 @@ import (
 	"github.com/tap-trading/tap/internal/gen"
 	"github.com/tap-trading/tap/internal/local"
 	"github.com/tap-trading/tap/internal/replication"
+	"github.com/tap-trading/tap/internal/schema"
 	"github.com/tap-trading/tap/internal/store"
+	"github.com/tap-trading/tap/internal/twin"
 )
 
 // report builds the report from the ledger and the converged tables: every
@@ -41,6 +43,9 @@ func (d *drillRun) report(ctx context.Context, ls []gen.Lifecycle, stream []gen.
 	}
 	if cfg.InsufficientData != "" {
 		rep.Overrides = append(rep.Overrides, "tap:healthCheckInsufficientData="+cfg.InsufficientData)
+	}
+	if cfg.Consistency == schema.Strong {
+		rep.Overrides = append(rep.Overrides, "tap:tableConsistency=strong")
 	}
 	slices.Sort(rep.Overrides)
 	for _, r := range l.routes {
@@ -106,11 +111,32 @@ func (d *drillRun) report(ctx context.Context, ls []gen.Lifecycle, stream []gen.
 	}
 	rep.EventReplicationP50, rep.EventReplicationP99 = percentiles(delays)
 
-	rs := e.Replication().Stats()
-	rep.TableReplicated = rs.AToB.Applied + rs.BToA.Applied
-	rep.TableSuperseded = rs.AToB.Superseded + rs.BToA.Superseded
-	rep.TableLagP50 = max(rs.AToB.LagP50, rs.BToA.LagP50)
-	rep.TableLagP99 = max(rs.AToB.LagP99, rs.BToA.LagP99)
+	rep.Consistency, rep.RPORegion = e.Consistency(), spec.Primary
+	if sc.failsSecondary {
+		rep.RPORegion = spec.Secondary
+	}
+	if g := e.StrongTable(); g != nil {
+		st := g.Stats()
+		t := st.Total()
+		rep.Strong = &StrongTableReport{
+			AckedBoth: t.AckedBoth, AckedViaWitness: t.AckedViaWitness, Conflicts: t.Conflicts,
+			WriteRefusals: t.WriteRefusals, ReadRefusals: t.ReadRefusals,
+			WriteLatencyMean: t.MeanWriteLatencyAdded(), WriteLatencyMax: t.MaxWriteLatencyAdded,
+			RoundTrip: max(twin.QuorumRoundTrip(spec, spec.Primary), twin.QuorumRoundTrip(spec, spec.Secondary)),
+		}
+		if !d.fail.IsZero() {
+			rep.RPOViaWitness = g.RelayedAfter(rep.RPORegion, d.fail)
+		}
+	} else {
+		rs := e.Replication().Stats()
+		rep.TableReplicated = rs.AToB.Applied + rs.BToA.Applied
+		rep.TableSuperseded = rs.AToB.Superseded + rs.BToA.Superseded
+		rep.TableLagP50 = max(rs.AToB.LagP50, rs.BToA.LagP50)
+		rep.TableLagP99 = max(rs.AToB.LagP99, rs.BToA.LagP99)
+		if !d.fail.IsZero() {
+			rep.RPOWrites = e.Replication().Stranded(rep.RPORegion, d.fail)
+		}
+	}
 
 	applied := map[string]int{}
 	for _, region := range []string{spec.Primary, spec.Secondary} {

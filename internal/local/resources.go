@@ -21,6 +21,7 @@ import (
 
 	"github.com/tap-trading/tap/internal/deployspec"
 	"github.com/tap-trading/tap/internal/names"
+	"github.com/tap-trading/tap/internal/schema"
 	"github.com/tap-trading/tap/internal/store"
 )
 
@@ -45,6 +46,10 @@ type Resources struct {
 	// FunctionARN is the ARN the processor would have in AWS; it only
 	// appears in the on-failure records the invoker writes.
 	FunctionARN string `json:"functionArn"`
+	// TableConsistency is the orders table's multi-Region consistency mode,
+	// which the processor is told as TABLE_CONSISTENCY (RealProcessor).
+	// Default (empty): schema.Eventual.
+	TableConsistency schema.Consistency `json:"tableConsistency,omitempty"`
 }
 
 // InboxQueue is the name of the local inbox queue of env. It exists only in
@@ -82,6 +87,8 @@ func ProvisionSpec(ctx context.Context, cfg aws.Config, endpoint string, s deplo
 		Table:    s.Table.Name,
 		Bus:      n.Bus(),
 		Rule:     s.Rule.Name,
+		// The processor is told the table's mode, as the stack tells it.
+		TableConsistency: s.Table.Consistency,
 	}
 	if n.Env == "" || r.Table == "" || r.Rule == "" || len(s.Rule.Pattern) == 0 {
 		return r, fmt.Errorf("local: the spec has no env, table, rule or pattern (build it with deployspec.For)")

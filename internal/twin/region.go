@@ -54,6 +54,9 @@ type region struct {
 	// Failures other than the proxies'. crashed: the region's local AWS
 	// was stopped (CrashAWS); nothing heals it.
 	faulty, refusing, monitoringLost, crashed atomic.Bool
+	// quorumCut: the region cannot reach the third region of a strongly
+	// consistent table (CutQuorum).
+	quorumCut atomic.Bool
 
 	// Clients through the front door.
 	aws    aws.Config
@@ -83,8 +86,10 @@ type regionConfig struct {
 	settled func(local.Result)
 }
 
-// startRegion starts one region; close releases it, also after an error.
-func startRegion(ctx context.Context, c regionConfig) (r *region, err error) {
+// startAWS starts one region's local AWS and the link the other region
+// reaches it through; start then builds the rest of the region on it. close
+// releases it, also after an error.
+func startAWS(ctx context.Context, c regionConfig) (r *region, err error) {
 	r = &region{name: c.name}
 	defer func() {
 		if err != nil {
@@ -95,11 +100,20 @@ func startRegion(ctx context.Context, c regionConfig) (r *region, err error) {
 		return r, err
 	}
 	u, _ := url.Parse(r.moto.Endpoint)
-	if r.front, err = partition.Start(u.Host); err != nil {
-		return r, err
-	}
 	if r.link, err = partition.Start(u.Host); err != nil {
 		return r, err
+	}
+	return r, nil
+}
+
+// start builds the region on its local AWS: the front door (to dynamo, the
+// endpoint of the region's DynamoDB: its moto, or the strongly consistent
+// table's proxy in front of it), the fault proxy, the pipeline with the
+// real processor, and the clients. The caller closes r after an error.
+func (r *region) start(ctx context.Context, c regionConfig, dynamo string) (err error) {
+	u, _ := url.Parse(dynamo)
+	if r.front, err = partition.Start(u.Host); err != nil {
+		return err
 	}
 	isDynamo := func(req *http.Request) bool { return strings.HasPrefix(req.Header.Get("X-Amz-Target"), "DynamoDB_") }
 	if r.fault, err = faultproxy.Start(faultproxy.Config{
@@ -107,7 +121,7 @@ func startRegion(ctx context.Context, c regionConfig) (r *region, err error) {
 		Rates:  map[faultproxy.Fault]float64{faultproxy.InternalError: 1},
 		Match:  func(req *http.Request) bool { return r.faulty.Load() && isDynamo(req) },
 	}); err != nil {
-		return r, err
+		return err
 	}
 	ic := c.invoker
 	ic.OnInvoke = func(ingested, started time.Time) { c.metric(started, started.Sub(ingested)) }
@@ -136,7 +150,7 @@ func startRegion(ctx context.Context, c regionConfig) (r *region, err error) {
 		},
 	})
 	if err != nil {
-		return r, fmt.Errorf("region %s: %w", c.name, err)
+		return fmt.Errorf("region %s: %w", c.name, err)
 	}
 	r.pipe.Subscribe(c.settled)
 	r.aws = r.pipe.AWS
@@ -145,15 +159,19 @@ func startRegion(ctx context.Context, c regionConfig) (r *region, err error) {
 	r.events = eventbridge.NewFromConfig(r.aws, func(o *eventbridge.Options) { o.RetryMaxAttempts = 1 })
 	lc, err := awslocal.Config(ctx, r.link.URL, c.name, config.WithLogger(c.sdkLog))
 	if err != nil {
-		return r, err
+		return err
 	}
 	r.linkDDB = dynamodb.NewFromConfig(lc)
 	r.linkStreams = dynamodbstreams.NewFromConfig(lc)
 	r.bus = eventbus.New(eventbridge.NewFromConfig(lc), sqs.NewFromConfig(lc), r.pipe.Resources.Bus, eventbus.Options{})
-	if err := replication.EnableStreams(ctx, r.ddb, r.pipe.Resources.Table); err != nil {
-		return r, fmt.Errorf("region %s: %w", c.name, err)
+	// An MREC table replicates through its stream (internal/replication);
+	// an MRSC one has none (deployspec.Table.StreamViewType).
+	if c.spec.Table.StreamViewType != "" {
+		if err := replication.EnableStreams(ctx, r.ddb, r.pipe.Resources.Table); err != nil {
+			return fmt.Errorf("region %s: %w", c.name, err)
+		}
 	}
-	return r, nil
+	return nil
 }
 
 // replica is the region's table replica as the other region reaches it.
@@ -228,6 +246,7 @@ func (r *region) heal() {
 	r.faulty.Store(false)
 	r.refusing.Store(false)
 	r.monitoringLost.Store(false)
+	r.quorumCut.Store(false)
 }
 
 func (r *region) close() {

@@ -66,16 +66,28 @@ type Status struct {
 func (e *Env) Status() Status {
 	s := Status{Route: e.endpoint.Route(), Healthy: e.monitor.primaryHealthy(), Regions: map[string]RegionStatus{}}
 	pending := e.endpoint.Pending()
-	rs := e.repl.Stats()
+	var dirs []replication.DirectionStats
+	var strong map[string]int
+	if e.repl != nil {
+		rs := e.repl.Stats()
+		dirs = []replication.DirectionStats{rs.AToB, rs.BToA}
+	} else {
+		strong = e.strong.Backlog()
+	}
 	for _, r := range e.regions() {
 		st := RegionStatus{
 			Alarm: e.monitor.alarmState(r.name), Failures: r.failures(),
 			Applied: r.pipe.Invoker.Stats().Outcomes["applied"], PendingReplication: pending[r.name],
 		}
-		for _, d := range []replication.DirectionStats{rs.AToB, rs.BToA} {
+		for _, d := range dirs {
 			if d.From == r.name {
 				st.TableBacklog, st.TableLagP99 = d.Backlog, d.LagP99
 			}
+		}
+		if strong != nil {
+			// The region's writes the other replica has yet to take from
+			// the witness: none is at risk, the witness holds them.
+			st.TableBacklog = int64(strong[e.spec.Peer(r.name)])
 		}
 		s.Regions[r.name] = st
 	}
@@ -123,6 +135,9 @@ func (r *region) failures() []string {
 	}
 	if r.faulty.Load() {
 		out = append(out, "processor failing")
+	}
+	if r.quorumCut.Load() {
+		out = append(out, "third region unreachable")
 	}
 	return out
 }

@@ -36,6 +36,8 @@ import (
 	"github.com/tap-trading/tap/internal/local"
 	"github.com/tap-trading/tap/internal/partition"
 	"github.com/tap-trading/tap/internal/replication"
+	"github.com/tap-trading/tap/internal/schema"
+	"github.com/tap-trading/tap/internal/twin/strongtable"
 	"github.com/tap-trading/tap/producer"
 )
 
@@ -170,7 +172,9 @@ type Env struct {
 	primary, second *region
 	monitor         *monitor
 	endpoint        *globalendpoint.Endpoint
-	repl            *replication.Replicator
+	// The table's replication: repl (MREC) or strong (MRSC); one is nil.
+	repl   *replication.Replicator
+	strong *strongtable.Group
 
 	stop    context.CancelFunc
 	hbStop  context.CancelFunc
@@ -237,26 +241,44 @@ func Start(ctx context.Context, cfg Config) (e *Env, err error) {
 		}
 		return c
 	}
-	// The two regions start side by side: moto takes a few seconds.
+	// The two regions start side by side: moto takes a few seconds. Their
+	// local AWS first, then, for a strongly consistent table, the proxies
+	// that make it one, then the rest of each region on top.
 	var errs [2]error
 	var wg sync.WaitGroup
 	wg.Add(2)
-	go func() { defer wg.Done(); e.primary, errs[0] = startRegion(ctx, rc(spec.Primary)) }()
-	go func() { defer wg.Done(); e.second, errs[1] = startRegion(ctx, rc(spec.Secondary)) }()
+	go func() { defer wg.Done(); e.primary, errs[0] = startAWS(ctx, rc(spec.Primary)) }()
+	go func() { defer wg.Done(); e.second, errs[1] = startAWS(ctx, rc(spec.Secondary)) }()
+	wg.Wait()
+	if err := errors.Join(errs[:]...); err != nil {
+		return e, err
+	}
+	dynamo := func(r *region) string { return r.moto.Endpoint }
+	if spec.Table.Consistency == schema.Strong {
+		if e.strong, err = startStrongTable(spec, e, cfg, survived(SourceReplication)); err != nil {
+			return e, err
+		}
+		dynamo = func(r *region) string { return e.strong.URL(r.name) }
+	}
+	wg.Add(2)
+	go func() { defer wg.Done(); errs[0] = e.primary.start(ctx, rc(spec.Primary), dynamo(e.primary)) }()
+	go func() { defer wg.Done(); errs[1] = e.second.start(ctx, rc(spec.Secondary), dynamo(e.second)) }()
 	wg.Wait()
 	if err := errors.Join(errs[:]...); err != nil {
 		return e, err
 	}
 	e.monitor.regions(e.primary, e.second)
 
-	if e.repl, err = replication.New(replication.Config{
-		Table: spec.Table.Name, A: e.primary.replica(), B: e.second.replica(),
-		Lag: cfg.Lag, LagJitter: cfg.LagJitter, Seed: cfg.Seed,
-		Skew:    map[string]time.Duration{spec.Secondary: cfg.Skew},
-		MaxSkew: cfg.Period,
-		Poll:    250 * time.Millisecond, CallTimeout: 3 * time.Second, OnError: survived(SourceReplication),
-	}); err != nil {
-		return e, err
+	if e.strong == nil {
+		if e.repl, err = replication.New(replication.Config{
+			Table: spec.Table.Name, A: e.primary.replica(), B: e.second.replica(),
+			Lag: cfg.Lag, LagJitter: cfg.LagJitter, Seed: cfg.Seed,
+			Skew:    map[string]time.Duration{spec.Secondary: cfg.Skew},
+			MaxSkew: cfg.Period,
+			Poll:    250 * time.Millisecond, CallTimeout: 3 * time.Second, OnError: survived(SourceReplication),
+		}); err != nil {
+			return e, err
+		}
 	}
 
 	run, stop := context.WithCancel(context.Background())
@@ -271,13 +293,15 @@ func Start(ctx context.Context, cfg Config) (e *Env, err error) {
 		e.hbWG.Add(1)
 		go func() { defer e.hbWG.Done(); r.heartbeat(hb, e.scale.Local(spec.Heartbeat.Rate)) }()
 	}
-	e.wg.Add(1)
-	go func() {
-		defer e.wg.Done()
-		if err := e.repl.Run(run); err != nil {
-			survived(SourceReplication)(err)
-		}
-	}()
+	if e.repl != nil {
+		e.wg.Add(1)
+		go func() {
+			defer e.wg.Done()
+			if err := e.repl.Run(run); err != nil {
+				survived(SourceReplication)(err)
+			}
+		}()
+	}
 
 	// Then the failover stack: the alarm, its health check and the
 	// endpoint, which routes by the health check.
@@ -422,6 +446,23 @@ func (e *Env) Heal(name string) error {
 	return nil
 }
 
+// CutQuorum cuts the region off from the third region of a strongly
+// consistent (MRSC) table, the witness or third replica; with the link to
+// the other region cut too (CutLink), the region has no quorum: it refuses
+// writes and strongly consistent reads, and serves eventually consistent
+// reads. An error for an eventually consistent table, which has no quorum.
+func (e *Env) CutQuorum(name string) error {
+	r, err := e.region("cut the quorum of", name)
+	if err != nil {
+		return err
+	}
+	if e.strong == nil {
+		return fmt.Errorf("cut the quorum of %s: the table is eventually consistent (MREC); only a strongly consistent one has a quorum", name)
+	}
+	r.quorumCut.Store(true)
+	return nil
+}
+
 // CrashAWS stops the region's local AWS, as an emulator that crashed or
 // stopped answering under load: every client of the region, and the other
 // region's replication to it, fail from then on. Unlike Cut, nothing heals
@@ -470,6 +511,9 @@ func (e *Env) Close() {
 	for _, r := range e.regions() {
 		r.close()
 	}
+	if e.strong != nil {
+		e.strong.Close()
+	}
 }
 
 // EndpointURL is the local global endpoint's URL: publish here.
@@ -485,8 +529,36 @@ func (e *Env) PendingReplication() map[string]int { return e.endpoint.Pending() 
 // EndpointCounts are the endpoint's totals.
 func (e *Env) EndpointCounts() globalendpoint.Counts { return e.endpoint.Counts() }
 
-// Replication is the table replicator.
+// Replication is the table replicator of an eventually consistent (MREC)
+// table; nil for a strongly consistent one (StrongTable).
 func (e *Env) Replication() *replication.Replicator { return e.repl }
+
+// StrongTable is what makes a strongly consistent (MRSC) table of the two
+// replicas; nil for an eventually consistent one (Replication).
+func (e *Env) StrongTable() *strongtable.Group { return e.strong }
+
+// Consistency is the table's multi-Region consistency mode.
+func (e *Env) Consistency() schema.Consistency { return e.spec.Table.Consistency }
+
+// TableCaughtUp waits until every table write so far is in both replicas:
+// replicated (MREC), or relayed from the witness (MRSC).
+func (e *Env) TableCaughtUp(ctx context.Context) error {
+	if e.strong != nil {
+		return e.strong.CaughtUp(ctx)
+	}
+	return e.repl.CaughtUp(ctx)
+}
+
+// TableBacklog is, per region, the table writes not yet in its replica:
+// the other region's writes not yet replicated to it (MREC), or the
+// witness's log for it (MRSC).
+func (e *Env) TableBacklog() map[string]int {
+	if e.strong != nil {
+		return e.strong.Backlog()
+	}
+	rs := e.repl.Stats()
+	return map[string]int{rs.BToA.To: int(rs.BToA.Backlog), rs.AToB.To: int(rs.AToB.Backlog)}
+}
 
 // Producer opens a producer (producer.Open) publishing to the endpoint the
 // way a careful producer does: entries refused for a reason a retry can
