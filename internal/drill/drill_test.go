@@ -78,7 +78,7 @@ func testScenarios(t *testing.T, mode schema.Consistency) {
 			if mode == schema.Strong {
 				// Every acknowledged write was in both replicas or the
 				// witness's log: nothing was at risk with a region.
-				if rep.Strong == nil || rep.Strong.AckedBoth == 0 || rep.RPOWrites != 0 {
+				if rep.Strong == nil || rep.Strong.AckedBoth+rep.Strong.AckedViaWitness == 0 || rep.RPOWrites != 0 {
 					t.Errorf("MRSC figures %+v, RPO %d: want writes acknowledged by the quorum and an RPO of 0", rep.Strong, rep.RPOWrites)
 				}
 			}

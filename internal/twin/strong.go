@@ -51,18 +51,25 @@ func QuorumRoundTrip(spec deployspec.Spec, region string) time.Duration {
 // witness, or a third replica the twin does not run) is reachable from a
 // region unless the region is cut whole, its local AWS crashed, or
 // CutQuorum cut it off. The write's quorum step waits the larger of the
-// two regions' QuorumRoundTrip, scaled.
+// two regions' QuorumRoundTrip, scaled; when the third region is nearer to
+// both than they are to each other (us-east-2 for us-east-1 and us-west-2),
+// it completes the quorum, and the other replica takes the write from the
+// witness's log without holding the write up (strongtable.ThirdIsNearest).
 func startStrongTable(spec deployspec.Spec, e *Env, cfg Config, onErr func(error)) (*strongtable.Group, error) {
-	third := func(name string) bool {
+	reach := func(name string) bool {
 		r, err := e.region("reach the third region from", name)
 		return err == nil && (r.front == nil || !r.front.IsCut()) && !r.crashed.Load() && !r.quorumCut.Load()
 	}
 	rtt := max(QuorumRoundTrip(spec, spec.Primary), QuorumRoundTrip(spec, spec.Secondary))
+	between := RoundTrip(spec.Primary, spec.Secondary)
+	third := spec.Table.ThirdRegion
+	nearest := third != "" && RoundTrip(spec.Primary, third) < between && RoundTrip(spec.Secondary, third) < between
 	return strongtable.Start(strongtable.Config{
 		Table:            spec.Table.Name,
 		A:                strongtable.Region{Name: e.primary.name, Local: e.primary.moto.Endpoint, Link: e.primary.link.URL},
 		B:                strongtable.Region{Name: e.second.name, Local: e.second.moto.Endpoint, Link: e.second.link.URL},
-		ThirdReachable:   third,
+		ThirdReachable:   reach,
+		ThirdIsNearest:   nearest,
 		CrossRegionDelay: e.scale.Local(rtt),
 		LinkTimeout:      3 * time.Second,
 		RelayEvery:       250 * time.Millisecond,

@@ -106,8 +106,13 @@
 //     refuses (a failed condition, with ReturnValuesOnConditionCheckFailure's
 //     item) is answered as moto answered it and replicates nothing. A
 //     write X applied is read back (consistent GetItem) and, after
-//     CrossRegionDelay, its result — the whole item, or its absence — is
-//     written to Y's replica through Y's link. If Y does not take it
+//     CrossRegionDelay, its result — the whole item, or its absence — goes
+//     to the nearer member of the quorum. With Config.ThirdIsNearest and
+//     the third member reachable, that is the witness's log: the write is
+//     acknowledged, and Y takes the result from the log at once in the
+//     background (or before it next serves the table), so a slow or cut Y
+//     holds no write of X up. Otherwise the result is written to Y's
+//     replica through Y's link. If Y does not take it
 //     (refused, timed out after LinkTimeout, or known down) and X reaches
 //     the third member, the result goes to the witness log for Y and the
 //     write is acknowledged; if X reaches neither, the write is undone in

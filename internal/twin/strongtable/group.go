@@ -59,6 +59,16 @@ type Config struct {
 	// trip to the nearest other member of the set (0). See doc.go for the
 	// real figure it stands for.
 	CrossRegionDelay time.Duration
+	// ThirdIsNearest says the third member is nearer to each region than
+	// the regions are to each other (the US set's us-east-2 to us-east-1
+	// and us-west-2: twin.QuorumRoundTrip), so it completes a write's
+	// quorum first: while it is reachable, a write is acknowledged once in
+	// the witness's log, and the other replica takes it from there in the
+	// background (or before it next serves the table), as DynamoDB waits
+	// for "at least one other Region" only (doc.go). False: the write waits
+	// for the other replica, and the witness only stands in when that
+	// replica does not answer.
+	ThirdIsNearest bool
 	// ConsistentReadDelay is added to each strongly consistent read of the
 	// table, which AWS says also needs cross-region communication (0).
 	ConsistentReadDelay time.Duration
@@ -134,8 +144,10 @@ type Group struct {
 	stats   stats
 
 	transport *http.Transport
-	stop      context.CancelFunc
-	wg        sync.WaitGroup
+	// bg is the context of the group's background work, ended by Close.
+	bg   context.Context
+	stop context.CancelFunc
+	wg   sync.WaitGroup
 }
 
 // side is one region as the group serves it.
@@ -192,7 +204,7 @@ func Start(cfg Config) (*Group, error) {
 		}
 	}
 	ctx, stop := context.WithCancel(context.Background())
-	g.stop = stop
+	g.stop, g.bg = stop, ctx
 	g.wg.Add(1)
 	go func() { defer g.wg.Done(); g.relayLoop(ctx) }()
 	return g, nil

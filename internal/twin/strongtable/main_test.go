@@ -73,6 +73,8 @@ type pairOptions struct {
 	// relayEvery: 0 takes 20 ms; a test that watches the backlog sets it
 	// long, so only requests relay.
 	relayEvery time.Duration
+	// thirdNearest sets Config.ThirdIsNearest.
+	thirdNearest bool
 }
 
 func newPair(t *testing.T, o pairOptions) *pair {
@@ -111,7 +113,7 @@ func newPair(t *testing.T, o pairOptions) *pair {
 			return p.thirdB.Load()
 		},
 		CrossRegionDelay: o.delay, ConsistentReadDelay: o.readDelay,
-		LinkTimeout: o.linkTimeout, RelayEvery: o.relayEvery,
+		LinkTimeout: o.linkTimeout, RelayEvery: o.relayEvery, ThirdIsNearest: o.thirdNearest,
 		OnError: func(error) { p.errs.Add(1) },
 	})
 	if err != nil {

@@ -151,6 +151,19 @@ func (s *side) quorum(ctx context.Context, req request, witnessOK bool, before m
 		time.Sleep(d)
 	}
 	c := &change{key: req.key, item: after, from: s.Name, acked: time.Now()}
+	if s.g.cfg.ThirdIsNearest && (witnessOK || s.g.third(s.Name)) {
+		// The third member completes the quorum first: the write is
+		// acknowledged without waiting for the other replica, which takes
+		// the change from the witness's log — at once in the background,
+		// or before it next serves the table. A slow other region thus
+		// slows none of this region's writes.
+		s.g.witness.add(other.Name, req.keyStr, c)
+		s.g.stats.add(s.Name, func(c *regionCounts) { c.AckedViaWitness++ })
+		if !other.linkHealth.isDown() {
+			go func() { _ = other.relayItem(s.g.bg, req.keyStr, other.link, false) }()
+		}
+		return nil
+	}
 	// Without the witness the other replica is tried even if known down:
 	// it is the only way to a quorum.
 	err = errLinkDown

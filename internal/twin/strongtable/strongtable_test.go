@@ -488,3 +488,35 @@ func isConditionFailed(err error) bool {
 	var ccf *ddbtypes.ConditionalCheckFailedException
 	return errors.As(err, &ccf)
 }
+
+// TestNearestThirdCompletesTheQuorum: with the third member the nearest,
+// a write is acknowledged once the witness has it, without waiting for the
+// other replica — even one whose link hangs — and the other replica still
+// serves it to a consistent read at once and holds it once caught up.
+func TestNearestThirdCompletesTheQuorum(t *testing.T) {
+	const timeout = 500 * time.Millisecond
+	p := newPair(t, pairOptions{thirdNearest: true, linkTimeout: timeout})
+	p.mustPut(t, p.a, "o1", "1")
+	if got := p.mustGet(t, p.b, "o1", true); got != "1" {
+		t.Errorf("B's consistent read after A's put = %q, want 1", got)
+	}
+	p.caughtUp(t)
+	if a, b := p.replicas(t, "o1"); a != "1" || b != "1" {
+		t.Errorf("replicas hold %q and %q, want 1 in both", a, b)
+	}
+
+	p.cutLinks(t, partition.Hang)
+	start := time.Now()
+	p.mustPut(t, p.a, "o1", "2")
+	if took := time.Since(start); took >= timeout {
+		t.Errorf("A's write with B's link hanging took %s: want it acknowledged by the witness, not after LinkTimeout %s", took, timeout)
+	}
+	p.healLinks()
+	p.caughtUp(t)
+	if a, b := p.replicas(t, "o1"); a != "2" || b != "2" {
+		t.Errorf("replicas hold %q and %q after the heal, want 2 in both", a, b)
+	}
+	if s := p.stats(east); s.AckedViaWitness != 2 || s.AckedBoth != 0 {
+		t.Errorf("A's stats %+v: want both writes acknowledged via the witness", s)
+	}
+}
