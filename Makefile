@@ -48,8 +48,8 @@ run: ## the whole pipeline on this machine: moto + local invoker + demo traffic 
 	@echo "make run: building tapctl (about a minute on a cold build cache), then tapctl local --demo"
 	$(GO) run ./cmd/tapctl local --demo
 
-drill: setup ## two regions on this machine: every failure scenario, verified reports, timelines in drill-out/
-	$(GO) run ./cmd/tapctl local drill --timeline drill-out
+drill: setup ## two regions on this machine: every failure scenario in both table modes, verified reports, timelines in drill-out/
+	$(GO) run ./cmd/tapctl local drill --consistency both --timeline drill-out
 
 bench: ## the Go processor against the seed's Node processor; writes BENCHMARKS.md
 	$(GO) run ./cmd/tapbench

@@ -19,6 +19,7 @@ import (
 	"github.com/tap-trading/tap/internal/config"
 	"github.com/tap-trading/tap/internal/drill"
 	"github.com/tap-trading/tap/internal/infra/bundle"
+	"github.com/tap-trading/tap/internal/schema"
 )
 
 func main() {
@@ -51,14 +52,16 @@ func run() error {
 	flag.IntVar(&cfg.PeerMemoryMB, "peer-memory", 1024, "the peer's memory (MB) as the seed deploys it")
 	flag.IntVar(&cfg.MicroCount, "count", 5, "go test -count for the micro-benchmarks")
 	flag.StringVar(&cfg.BaseRev, "base", "2c78c30", "git revision whose processor is measured as \"before\" in the cost model (before issue 15)")
-	only := flag.String("only", "", "capacity: measure only the two-region twin's capacity and replace that section of -out, leaving the rest")
+	only := flag.String("only", "", "capacity or consistency: measure only the two-region twin's capacity, or the table's two modes side by side, and replace that section of -out, leaving the rest")
 	flag.Parse()
 	switch *only {
 	case "":
 	case "capacity":
-		return writeCapacityOnly(*out)
+		return writeSectionOnly(*out, capacityHeading, capacitySection)
+	case "consistency":
+		return writeSectionOnly(*out, consistencyHeading, consistencySection)
 	default:
-		return fmt.Errorf("-only %q: want capacity", *only)
+		return fmt.Errorf("-only %q: want capacity or consistency", *only)
 	}
 	pl := cfg.Plan
 	if pl.Events < 1 || pl.ColdStarts < 1 || pl.InFlight < 1 || pl.Rounds < 1 || pl.RoundEvents < 1 || pl.ProfileIterations < 1 || pl.Warmup < 0 {
@@ -85,7 +88,12 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	if err := os.WriteFile(*out, []byte(doc.String()+"\n"+section), 0o644); err != nil {
+	cfg.Log("drilling a region loss with the table in each mode")
+	modes, err := consistencySection(ctx)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(*out, []byte(doc.String()+"\n"+section+"\n"+modes), 0o644); err != nil {
 		return err
 	}
 	cfg.Log("wrote %s", *out)
@@ -124,24 +132,93 @@ every scenario or a --rate above 5, and refuses a --rate above it
 `, capacityHeading, c.Measured.UTC().Format("2006-01-02 15:04 MST"), text.String()), nil
 }
 
-// writeCapacityOnly replaces the capacity section of the report at path
-// (or appends it), leaving the rest as the last full run wrote it.
-func writeCapacityOnly(path string) error {
+// writeSectionOnly replaces the section of the report at path that starts
+// with heading (up to the next "## " heading), or appends it, leaving the
+// rest as the last full run wrote it.
+func writeSectionOnly(path, heading string, measure func(context.Context) (string, error)) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return err
 	}
-	doc := string(b)
-	if i := strings.Index(doc, capacityHeading); i >= 0 {
-		doc = doc[:i]
-	} else {
-		doc += "\n"
-	}
-	section, err := capacitySection(ctx)
+	section, err := measure(ctx)
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(path, []byte(doc+section), 0o644)
+	doc := string(b)
+	i := strings.Index(doc, heading)
+	if i < 0 {
+		return os.WriteFile(path, []byte(doc+"\n"+section), 0o644)
+	}
+	rest := ""
+	if j := strings.Index(doc[i+len(heading):], "\n## "); j >= 0 {
+		rest = doc[i+len(heading)+j+1:]
+	}
+	return os.WriteFile(path, []byte(doc[:i]+section+"\n"+rest), 0o644)
+}
+
+// consistencyHeading starts BENCHMARKS.md's section on the table's modes.
+const consistencyHeading = "## Strong consistency: the table's two modes side by side (issue 17)"
+
+// consistencySection drills a region loss with the table in each mode
+// (the drill's defaults, one seed) and writes the trade: events lost, the
+// table's RPO, the RTO, the quorum's added write latency, the processors'
+// DynamoDB operations and their part of the bill per million events.
+func consistencySection(ctx context.Context) (string, error) {
+	prices, _ := bench.PublishedPrices()
+	var reports []*drill.Report
+	var bills strings.Builder
+	for _, mode := range []schema.Consistency{schema.Eventual, schema.Strong} {
+		fmt.Fprintf(os.Stderr, "[tapbench] region-loss drill, table %s...\n", mode)
+		rep, err := drill.Run(ctx, drill.Config{Scenario: drill.RegionLoss, Consistency: mode, Seed: 7})
+		if err != nil {
+			return "", fmt.Errorf("region-loss drill (table %s): %w", mode, err)
+		}
+		if !rep.OK() {
+			var text strings.Builder
+			rep.WriteText(&text)
+			return "", fmt.Errorf("region-loss drill (table %s) failed its checks:\n%s", mode, text.String())
+		}
+		reports = append(reports, rep)
+		ops := map[string]int{}
+		for _, r := range rep.Regions {
+			for k, n := range r.DynamoDBOps {
+				ops[k] += n
+			}
+		}
+		b, err := bench.PriceTable(prices, bench.TableOps{Ops: ops, Events: rep.Accepted, Strong: mode == schema.Strong})
+		if err != nil {
+			return "", err
+		}
+		fmt.Fprintf(&bills, "| %s | %.2f | %.2f | %.2f | $%.2f |\n", mode, b.WRU, b.RRU, b.RWRU, b.Dollars)
+	}
+	var table strings.Builder
+	drill.WriteComparison(&table, reports)
+	return fmt.Sprintf(`%s
+
+Measured %s: `+"`tapctl local drill --scenario region-loss --consistency both --seed 7`"+`
+in the twin (`+"`go run ./cmd/tapbench -only consistency`"+` redoes this section alone). Both
+regions process every event; the primary is cut (connections refused),
+routing fails over, it heals and fails back. RTO is the AWS-equivalent time;
+the MRSC write's quorum step is what the twin adds per write, scaled, for the
+assumed AWS round trip in brackets (no AWS page gives one; DESIGN §8.1).
+
+`+"```"+`
+%s`+"```"+`
+
+The table's part of the bill per million events (the rest — EventBridge,
+Lambda, logs — is the same in both modes: the bill above), from the drill's
+counted operations: a write request, applied or failed on its condition, is
+1 WRU; a read (Query or GetItem) 1 RRU strongly consistent (MRSC), ½
+eventually (MREC's read-first; its repair's consistent Query counted at ½ too,
+so MREC's figure is a lower bound); every applied write is replicated to the
+other replica as 1 rWRU (MRSC's assumed priced as MREC's; the witness has no
+write cost). Prices of the bill above.
+
+| table | WRU per event | RRU per event | rWRU per event | DynamoDB per million events |
+|---|---|---|---|---|
+%s
+When to choose which: DESIGN §3, "When to choose which".
+`, consistencyHeading, time.Now().UTC().Format("2006-01-02 15:04 MST"), table.String(), bills.String()), nil
 }
