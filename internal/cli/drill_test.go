@@ -23,6 +23,9 @@ func TestDrillUsageErrorsNameTheFlag(t *testing.T) {
 		{[]string{"local", "drill", "--phase-timeout", "1s"}, "--phase-timeout"},
 		{[]string{"local", "drill", "--capacity", "lots"}, "--capacity"},
 		{[]string{"local", "drill", "--scenario", "region-loss", "--rate", "30", "--capacity", "20"}, "--rate 30 is above the twin's capacity on this machine, 20 events/s"},
+		{[]string{"local", "drill", "--consistency", "maybe"}, "--consistency \"maybe\": want eventual, strong or both"},
+		{[]string{"local", "drill", "--consistency", "strong", "--regions", "us-east-1,eu-west-1"}, "an MRSC global table cannot span Region sets"},
+		{[]string{"local", "drill", "--consistency", "both", "--regions", "us-east-1,eu-west-1"}, "Fix: choose tap:secondaryRegion from us-east-2 or us-west-2"},
 		{[]string{"local", "--regions", "us-east-1,eu-west-1", "--demo"}, "--demo"},
 		{[]string{"local", "--regions", "eu-west-1,eu-west-1"}, "--regions"},
 	} {
