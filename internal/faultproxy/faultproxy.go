@@ -251,7 +251,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusInternalServerError, "InternalServerError", "Internal server error (injected by faultproxy)")
 		return
 	case DropBefore:
-		drop(w)
+		Reset(w)
 		return
 	case Latency:
 		select {
@@ -274,7 +274,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if fault == DropAfter {
 		// The server has answered, so the request is applied; the client
 		// gets a reset instead of the answer.
-		drop(w)
+		Reset(w)
 		return
 	}
 	for k, vs := range resp.Header {
@@ -333,8 +333,9 @@ func writeError(w http.ResponseWriter, status int, code, message string) {
 	_, _ = w.Write(body)
 }
 
-// drop closes the client's connection with a reset and no response.
-func drop(w http.ResponseWriter) {
+// Reset closes the client's connection with a TCP reset and no response:
+// what a client of a dead peer, or of an unreachable region, sees.
+func Reset(w http.ResponseWriter) {
 	hj, ok := w.(http.Hijacker)
 	if !ok { // HTTP/2; the SDK speaks HTTP/1.1 to a plain-http endpoint
 		http.Error(w, "faultproxy: connection cannot be hijacked", http.StatusBadGateway)

@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/tap-trading/tap/internal/awslocal"
+	"github.com/tap-trading/tap/internal/faultproxy"
 	"github.com/tap-trading/tap/internal/schema"
 )
 
@@ -222,7 +223,7 @@ func (g *Group) newSide(r Region) (*side, error) {
 	s.pass.Transport = g.transport
 	s.pass.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) {
 		if r.Context().Err() == nil {
-			drop(w)
+			faultproxy.Reset(w)
 		}
 	}
 	return s, nil

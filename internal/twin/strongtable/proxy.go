@@ -9,13 +9,14 @@ import (
 	"hash/crc32"
 	"io"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/tap-trading/tap/internal/faultproxy"
 )
 
 // ServeHTTP serves one request of the region's clients: the table's reads
@@ -30,7 +31,7 @@ func (s *side) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
-		drop(w)
+		faultproxy.Reset(w)
 		return
 	}
 	req := s.g.classify(target, body)
@@ -97,13 +98,13 @@ func (s *side) serveWrite(w http.ResponseWriter, r *http.Request, body []byte, r
 		cancel()
 		if err != nil {
 			s.g.cfg.OnError(fmt.Errorf("strongtable: %s: read %s before a write: %w", s.Name, req.op, err))
-			drop(w)
+			faultproxy.Reset(w)
 			return
 		}
 	}
 	resp, err := s.forward(ctx, r, body)
 	if err != nil {
-		drop(w)
+		faultproxy.Reset(w)
 		return
 	}
 	if resp.status != http.StatusOK {
@@ -334,7 +335,7 @@ func (s *side) forwardTo(ctx context.Context, w http.ResponseWriter, r *http.Req
 	resp, err := s.forward(ctx, r, body)
 	if err != nil {
 		if ctx.Err() == nil {
-			drop(w)
+			faultproxy.Reset(w)
 		}
 		return
 	}
@@ -366,22 +367,4 @@ func requestID() string {
 		b[i] = chars[rand.IntN(len(chars))]
 	}
 	return string(b)
-}
-
-// drop closes the client's connection with a reset and no response: what a
-// client of an unreachable region sees.
-func drop(w http.ResponseWriter) {
-	hj, ok := w.(http.Hijacker)
-	if !ok {
-		http.Error(w, "strongtable: storage unreachable", http.StatusBadGateway)
-		return
-	}
-	conn, _, err := hj.Hijack()
-	if err != nil {
-		return
-	}
-	if tcp, ok := conn.(*net.TCPConn); ok {
-		_ = tcp.SetLinger(0) // RST, as internal/partition cuts a path
-	}
-	_ = conn.Close()
 }
