@@ -549,17 +549,6 @@ func (e *Env) TableCaughtUp(ctx context.Context) error {
 	return e.repl.CaughtUp(ctx)
 }
 
-// TableBacklog is, per region, the table writes not yet in its replica:
-// the other region's writes not yet replicated to it (MREC), or the
-// witness's log for it (MRSC).
-func (e *Env) TableBacklog() map[string]int {
-	if e.strong != nil {
-		return e.strong.Backlog()
-	}
-	rs := e.repl.Stats()
-	return map[string]int{rs.BToA.To: int(rs.BToA.Backlog), rs.AToB.To: int(rs.AToB.Backlog)}
-}
-
 // Producer opens a producer (producer.Open) publishing to the endpoint the
 // way a careful producer does: entries refused for a reason a retry can
 // fix are retried until accepted, with backoff from 100 ms to 1 s (cfg's
