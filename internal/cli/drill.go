@@ -130,6 +130,13 @@ were settled, replication lag, DynamoDB operations per invocation, and the
 scenario's own checks with their time bounds. Errors the twin survives (a
 cut region's pollers) are counted, not streamed. Exit 1 if any check fails.
 
+--consistency strong runs the table as DynamoDB multi-Region strong
+consistency (MRSC: writes acknowledged once the witness or the other replica
+has them, write conflicts between the regions, no quorum → writes refused);
+both runs every scenario in each mode and ends with a side-by-side table of
+events lost, the table's RPO, RTO, DynamoDB operations and the added write
+latency (DESIGN §3, "When to choose which").
+
 The twin's capacity on this machine is measured first when every scenario
 runs or --rate is above 5 (--capacity), and a --rate above it is refused. A
 region whose local AWS stops answering still gets a report: its checks fail
@@ -139,6 +146,9 @@ Ctrl-C heals both regions, stops the load, reports what settled, and stops
 every process it started.`,
 		Example: `  # every scenario with the defaults (about six minutes), timelines in drill-out/
   tapctl local drill --timeline drill-out
+
+  # every scenario with the table in MREC, then in MRSC, side by side (make drill)
+  tapctl local drill --consistency both --timeline drill-out
 
   # the brownout only, as JSON
   tapctl local drill --scenario brownout --output json
