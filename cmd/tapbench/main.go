@@ -171,7 +171,13 @@ func consistencySection(ctx context.Context) (string, error) {
 	var bills strings.Builder
 	for _, mode := range []schema.Consistency{schema.Eventual, schema.Strong} {
 		fmt.Fprintf(os.Stderr, "[tapbench] region-loss drill, table %s...\n", mode)
-		rep, err := drill.Run(ctx, drill.Config{Scenario: drill.RegionLoss, Consistency: mode, Seed: 7})
+		phase := ""
+		rep, err := drill.Run(ctx, drill.Config{Scenario: drill.RegionLoss, Consistency: mode, Seed: 7, Progress: func(p drill.Progress) {
+			if p.Phase != phase { // one line per phase, not one a second
+				phase = p.Phase
+				fmt.Fprintf(os.Stderr, "[tapbench]   %s\n", p.Line())
+			}
+		}})
 		if err != nil {
 			return "", fmt.Errorf("region-loss drill (table %s): %w", mode, err)
 		}

@@ -271,7 +271,8 @@ func warmUp(ctx context.Context, pub *producer.Producer, entries []ebtypes.PutEv
 			return n, nil
 		}
 		if time.Now().After(deadline) {
-			return n, fmt.Errorf("drill: capacity warm-up: %d of %d events accepted, not yet settled in %s after %s",
+			return n, fmt.Errorf("drill: capacity warm-up: %d of %d events accepted, not yet settled in %s after %s: "+
+				"the twin does not process even a few events (tapctl local drill: --processor-log FILE shows the processors' errors, --capacity off skips this measurement)",
 				acc, n, strings.Join(behind, " and "), max(limit, 30*time.Second))
 		}
 		select {

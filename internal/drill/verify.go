@@ -111,7 +111,7 @@ func (d *drillRun) report(ctx context.Context, ls []gen.Lifecycle, stream []gen.
 	}
 	rep.EventReplicationP50, rep.EventReplicationP99 = percentiles(delays)
 
-	rep.Consistency, rep.RPORegion = e.Consistency(), spec.Primary
+	rep.Consistency, rep.RPORegion = spec.Table.Consistency, spec.Primary
 	if sc.failsSecondary {
 		rep.RPORegion = spec.Secondary
 	}

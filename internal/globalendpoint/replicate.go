@@ -67,11 +67,14 @@ func (q *queue) attempt(t time.Time) pending {
 
 // done drops the head, or counts a failed attempt on it at t. A failed
 // attempt also counts one on every event behind it that was due by t
-// (accepted at least lag before) and not yet tried: EventBridge invokes
-// each event's target on its own, so while the other region refuses them
-// it tries, and fails, every due event, not only the oldest — and the
-// first attempt is what IngestionToInvocationStartLatency measures
-// ("EventBridge metrics",
+// (accepted at least lag before) and not yet tried: EventBridge applies
+// its retry policy to each event on its own ("Event retry policy and using
+// dead-letter queues",
+// https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rule-dlq.html),
+// so while the other region refuses them it tries, and fails, every due
+// event, not only the oldest (that each is tried as soon as it is due is
+// assumed: no page gives the order) — and the first attempt is what
+// IngestionToInvocationStartLatency measures ("EventBridge metrics",
 // https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-monitoring.html).
 // Only the head is really sent, so the queue keeps its order; without
 // this, the events queued behind it would make their first attempt only

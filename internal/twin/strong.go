@@ -71,7 +71,7 @@ func startStrongTable(spec deployspec.Spec, e *Env, cfg Config, onErr func(error
 		ThirdReachable:   reach,
 		ThirdIsNearest:   nearest,
 		CrossRegionDelay: e.scale.Local(rtt),
-		LinkTimeout:      3 * time.Second,
+		LinkTimeout:      crossRegionCallTimeout,
 		RelayEvery:       250 * time.Millisecond,
 		OnError:          onErr,
 	})

@@ -97,6 +97,11 @@ const (
 	SourceProducer    = "producer"
 )
 
+// crossRegionCallTimeout bounds each call the twin makes from one region to
+// the other (event and table replication, the MRSC quorum step): a hung
+// region is noticed within it.
+const crossRegionCallTimeout = 3 * time.Second
+
 // DefaultEnv names the twin's resources.
 const DefaultEnv = "drill"
 
@@ -275,7 +280,7 @@ func Start(ctx context.Context, cfg Config) (e *Env, err error) {
 			Lag: cfg.Lag, LagJitter: cfg.LagJitter, Seed: cfg.Seed,
 			Skew:    map[string]time.Duration{spec.Secondary: cfg.Skew},
 			MaxSkew: cfg.Period,
-			Poll:    250 * time.Millisecond, CallTimeout: 3 * time.Second, OnError: survived(SourceReplication),
+			Poll:    250 * time.Millisecond, CallTimeout: crossRegionCallTimeout, OnError: survived(SourceReplication),
 		}); err != nil {
 			return e, err
 		}
@@ -319,7 +324,7 @@ func Start(ctx context.Context, cfg Config) (e *Env, err error) {
 	if e.endpoint, err = globalendpoint.Start(globalendpoint.Config{
 		Primary: epRegion(e.primary), Secondary: epRegion(e.second),
 		PrimaryHealthy: e.monitor.primaryHealthy,
-		ForwardTimeout: 3 * time.Second, ReplicationLag: cfg.Lag,
+		ForwardTimeout: crossRegionCallTimeout, ReplicationLag: cfg.Lag,
 		// The endpoint's managed replication rule keeps EventBridge's
 		// default retry policy (24 h, 185 attempts), scaled.
 		ReplicationMaxAge: e.scale.Local(EventBridgeDefaultMaxEventAge),
@@ -536,9 +541,6 @@ func (e *Env) Replication() *replication.Replicator { return e.repl }
 // StrongTable is what makes a strongly consistent (MRSC) table of the two
 // replicas; nil for an eventually consistent one (Replication).
 func (e *Env) StrongTable() *strongtable.Group { return e.strong }
-
-// Consistency is the table's multi-Region consistency mode.
-func (e *Env) Consistency() schema.Consistency { return e.spec.Table.Consistency }
 
 // TableCaughtUp waits until every table write so far is in both replicas:
 // replicated (MREC), or relayed from the witness (MRSC).
