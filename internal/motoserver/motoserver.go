@@ -6,6 +6,7 @@ package motoserver
 import (
 	"bytes"
 	"context"
+	_ "embed"
 	"errors"
 	"fmt"
 	"maps"
@@ -15,6 +16,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -85,9 +87,14 @@ func Start(ctx context.Context, logPath string) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("motoserver: find a free port: %w", err)
 	}
+	shim, err := writeShim()
+	if err != nil {
+		return nil, err
+	}
 	cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
-	// moto_server is a Python program: unbuffered output keeps its log current.
-	cmd.Env = append(os.Environ(), "PYTHONUNBUFFERED=1")
+	// moto_server is a Python program: unbuffered output keeps its log
+	// current, and the shim's directory leads its module path (see shim).
+	cmd.Env = append(os.Environ(), "PYTHONUNBUFFERED=1", "PYTHONPATH="+pythonPath(shim, os.Getenv("PYTHONPATH")))
 	// Own process group, so Stop also ends anything moto spawned.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
 	if logPath != "" {
@@ -98,10 +105,11 @@ func Start(ctx context.Context, logPath string) (*Server, error) {
 		cmd.Stdout, cmd.Stderr = f, f
 	}
 	if err := cmd.Start(); err != nil {
+		_ = os.RemoveAll(shim)
 		return nil, fmt.Errorf("motoserver: start %s: %w", bin, err)
 	}
 	s := &Server{moto: fmt.Sprintf("http://127.0.0.1:%d", port), cmd: cmd, done: make(chan struct{}), calls: map[string]CallStats{}}
-	go func() { _ = cmd.Wait(); close(s.done) }()
+	go func() { _ = cmd.Wait(); _ = os.RemoveAll(shim); close(s.done) }()
 	if err := s.waitReady(ctx, 30*time.Second); err != nil {
 		s.Stop()
 		return nil, err
@@ -201,6 +209,38 @@ func (s *Server) Stop() {
 		_ = syscall.Kill(-pgid, syscall.SIGKILL)
 		<-s.done
 	}
+}
+
+// shim is a sitecustomize module that Python imports at start-up from the
+// first directory of PYTHONPATH holding one. It memoizes the JSONPath
+// parsing moto's EventBridge repeats for every event (see the file), which
+// was most of the local AWS's CPU per event; moto's answers are unchanged.
+//
+//go:embed shim/sitecustomize.py
+var shim []byte
+
+// writeShim writes the shim into a fresh directory, removed when the
+// server exits.
+func writeShim() (string, error) {
+	dir, err := os.MkdirTemp("", "tap-moto-shim-")
+	if err != nil {
+		return "", fmt.Errorf("motoserver: shim directory: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "sitecustomize.py"), shim, 0o644); err != nil {
+		_ = os.RemoveAll(dir)
+		return "", fmt.Errorf("motoserver: write the shim: %w", err)
+	}
+	return dir, nil
+}
+
+// pythonPath puts dir ahead of an existing PYTHONPATH. An installation's
+// own sitecustomize further on is shadowed; moto's Python has none
+// (assumed for others: the shim only memoizes, so moto works either way).
+func pythonPath(dir, existing string) string {
+	if existing == "" {
+		return dir
+	}
+	return dir + string(os.PathListSeparator) + existing
 }
 
 func freePort() (int, error) {
