@@ -113,7 +113,7 @@ more, a line on stderr says so and how to see the rest.`,
 	}
 	cmd.Flags().StringVar(&since, "since", "", "only orders opened at or after this RFC 3339 time or duration ago (e.g. 24h)")
 	cmd.Flags().IntVar(&limit, "limit", defaultAccountLimit, "list at most this many orders, oldest first (0: all)")
-	cmd.Flags().BoolVar(&useLocal, "local", false, "read from the running local pipeline (tapctl local)")
+	cmd.Flags().BoolVar(&useLocal, "local", false, "read from the running local pipeline (tapctl local; with --regions, the primary region's, or the one --region names)")
 	return cmd
 }
 

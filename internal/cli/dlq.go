@@ -23,7 +23,7 @@ type dlqFlags struct {
 
 func (f *dlqFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVarP(&f.queue, "queue", "q", "", "which dead-letter queue: processing (events the processor failed or rejected) or delivery (events EventBridge could not deliver)")
-	cmd.Flags().BoolVar(&f.useLocal, "local", false, "use the running local pipeline's queues (tapctl local)")
+	cmd.Flags().BoolVar(&f.useLocal, "local", false, "use the running local pipeline's queues (tapctl local; with --regions, the primary region's, or the one --region names)")
 	cmd.Flags().IntVar(&f.max, "max", 0, "examine at most this many messages (0: all)")
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"syscall"
 
@@ -36,8 +37,17 @@ func explain(err error) error {
 	case errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET):
 		return hint(err, "nothing answers at that endpoint: if it is the local pipeline, is `tapctl local` still running? "+
 			"With --regions, a cut region refuses: type `heal REGION` there, or read the other region with --region")
+	case timedOut(err):
+		return hint(err, "the endpoint accepted the connection and did not answer in time: "+
+			"with --regions, a region cut with `cut REGION hang` does that: type `heal REGION` there, or read the other region with --region")
 	}
 	return err
+}
+
+// timedOut reports whether err is a network timeout (an HTTP client's).
+func timedOut(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }
 
 func hint(err error, what string) error { return fmt.Errorf("%w\n  what to do: %s", err, what) }

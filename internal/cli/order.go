@@ -130,7 +130,7 @@ seconds). --executions adds every recorded execution, in seq order.`,
 		},
 	}
 	cmd.Flags().BoolVar(&executions, "executions", false, "also list the order's recorded executions")
-	cmd.Flags().BoolVar(&useLocal, "local", false, "read from the running local pipeline (tapctl local)")
+	cmd.Flags().BoolVar(&useLocal, "local", false, "read from the running local pipeline (tapctl local; with --regions, the primary region's, or the one --region names)")
 	return cmd
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -75,8 +76,9 @@ func TestLocalRegionsCommands(t *testing.T) {
 		}
 	}
 
-	// The banner's commands run as printed (the AWS CLI's is not installed
-	// here; its entries file is the one `tapctl send` sends).
+	// The banner's commands run as printed: every tapctl line, and the AWS
+	// CLI's where the CLI is installed (its entries file is the one the
+	// printed `tapctl send` sends, so it is checked to exist either way).
 	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(live.String(), "Ctrl-C stops both regions."); {
 		if time.Now().After(deadline) {
 			t.Fatalf("no banner within 30s:\n%s", live.String())
@@ -84,6 +86,7 @@ func TestLocalRegionsCommands(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	var printed [][]string
+	var awsLine string
 	for _, line := range strings.Split(live.String(), "\n") {
 		if strings.HasPrefix(line, "  tapctl ") {
 			printed = append(printed, strings.Fields(line)[1:])
@@ -93,6 +96,7 @@ func TestLocalRegionsCommands(t *testing.T) {
 			if _, err := os.Stat(file); err != nil {
 				t.Errorf("the banner's AWS CLI line names %s: %v", file, err)
 			}
+			awsLine = strings.TrimSpace(line)
 		}
 	}
 	if !strings.Contains(live.String(), "-processor.log (appended): the processors' logs, and the errors a cut region causes") {
@@ -103,6 +107,23 @@ func TestLocalRegionsCommands(t *testing.T) {
 	}
 	for _, args := range printed {
 		until(ExitOK, args...)
+	}
+	if awsLine == "" {
+		t.Errorf("the banner has no AWS CLI line:\n%s", live.String())
+	} else if _, err := exec.LookPath("aws"); err != nil {
+		t.Logf("the AWS CLI is not installed: its banner line was not run")
+	} else {
+		out, err := exec.Command("sh", "-c", awsLine).CombinedOutput()
+		if err != nil || !strings.Contains(string(out), `"FailedEntryCount": 0`) {
+			t.Errorf("the banner's AWS CLI line %q: %v\n%s", awsLine, err, out)
+		}
+	}
+
+	// The one-region example names the one-region bus: refused at once,
+	// naming the bus to use, rather than retried until --timeout.
+	r := f.run("", "send", "--local", "--file", "../../examples/put-events.json")
+	if r.code != ExitUsage || !contains(r.stderr, "names bus tap-local-trading", "bus is "+st.Regions[0].Bus, "leave it out") {
+		t.Errorf("send --local of the one-region example: exit %d stderr %q, want a usage error naming both buses", r.code, r.stderr)
 	}
 
 	l := gen.Lifecycles(11, 1, gen.Options{Start: time.Now().Add(-time.Minute)})[0]
@@ -137,7 +158,7 @@ func TestLocalRegionsCommands(t *testing.T) {
 			time.Sleep(200 * time.Millisecond)
 		}
 	}
-	r := f.run("", "order", "get", good.OrderID, "--local", "--region", "eu-west-1")
+	r = f.run("", "order", "get", good.OrderID, "--local", "--region", "eu-west-1")
 	if r.code != ExitUsage || !contains(r.stderr, "runs [us-east-1 us-west-2], not eu-west-1", "--region") {
 		t.Errorf("order get in a region the pipeline does not run: exit %d stderr %q, want a usage error naming both", r.code, r.stderr)
 	}
@@ -161,9 +182,27 @@ func TestLocalRegionsCommands(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+	// While the primary is cut: send rides through the failover, and the
+	// secondary's dead letters still list.
+	next := l.Events[1]
+	r = f.run(string(event.EncodeDetail(&next))+"\n", "send", "--local")
+	if r.code != ExitOK || !contains(r.stdout+r.stderr, "1 of 1") {
+		t.Errorf("send during the cut: exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	f.run("", "dlq", "list", "--queue", "processing", "--local", "--region", "us-west-2").want(t, ExitOK)
 	fmt.Fprintln(typed, "status")
 	fmt.Fprintln(typed, "heal us-east-1")
 	until(ExitOK, "order", "get", good.OrderID, "--local")
+
+	// A region cut with hang never answers: a read gives up in bounded time
+	// and says what to do.
+	fmt.Fprintln(typed, "cut us-east-1 hang")
+	r = until(ExitFailure, "order", "get", good.OrderID, "--local")
+	if !contains(r.stderr, "cut REGION hang", "heal REGION", "--region") {
+		t.Errorf("order get from the primary cut with hang says %q, want what to do", r.stderr)
+	}
+	fmt.Fprintln(typed, "heal us-east-1")
+	until(ExitOK, "order", "get", next.OrderID, "--local")
 
 	r = stop()
 	r.want(t, ExitOK)

@@ -137,7 +137,7 @@ and starts nothing.`,
 	fl := cmd.Flags()
 	fl.StringVar(&f.from, "from", "", "start of the window of event times to replay: RFC 3339, now, or a duration before now (-2h)")
 	fl.StringVar(&f.to, "to", "", "end of the window: RFC 3339, now, or a duration before now (-10m); not in the future")
-	fl.BoolVar(&f.useLocal, "local", false, "replay the running local pipeline's archive (tapctl local)")
+	fl.BoolVar(&f.useLocal, "local", false, "replay the running local pipeline's archive (one-region tapctl local: the two-region twin has no archive)")
 	fl.BoolVar(&f.dryRun, "dry-run", false, "print what would be replayed; start nothing")
 	fl.BoolVar(&f.allRules, "all-rules", false, "replay to every rule of the bus, not only the processor rule")
 	fl.DurationVar(&f.poll, "poll", 5*time.Second, "how often to ask EventBridge for the replay's progress")

@@ -40,7 +40,7 @@ func (p *publishFlags) register(cmd *cobra.Command, concurrency int) {
 	f := cmd.Flags()
 	f.StringVar(&p.endpointID, "endpoint-id", "", "publish through this global endpoint, signed with SigV4a (env TAP_ENDPOINT_ID; default the Tap-<env>-Failover stack's EndpointId)")
 	f.StringVar(&p.bus, "bus", "", "publish to this regional event bus instead of the global endpoint (e.g. tap-dev-trading)")
-	f.BoolVar(&p.useLocal, "local", false, "publish to the running local pipeline (tapctl local)")
+	f.BoolVar(&p.useLocal, "local", false, "publish to the running local pipeline (tapctl local; with --regions, through its global endpoint)")
 	f.IntVar(&p.maxAttempts, "max-attempts", 5, "attempts per event before it counts as failed (send: only with --timeout 0)")
 	f.IntVar(&p.concurrency, "concurrency", concurrency, "PutEvents calls in flight (more than 1 may reorder events, which the processor tolerates)")
 }
@@ -103,6 +103,19 @@ func (p *publishFlags) publisher(ctx context.Context, a *app) (publisher, error)
 	out.api, out.opts = t.eventbridge(), opts
 	out.Publisher = producer.New(out.api, opts)
 	return out, nil
+}
+
+// onLocalBus refuses, before anything is sent, entries naming a bus other
+// than the local pipeline's only one: they would be retried until --timeout
+// and fail (the two-region twin's bus is not the one-region pipeline's, and
+// an example file names one of them).
+func onLocalBus(entries []ebtypes.PutEventsRequestEntry, lines []int, bus string) error {
+	for i, e := range entries {
+		if got := aws.ToString(e.EventBusName); got != bus {
+			return usagef("line %d names bus %s, but the running local pipeline's bus is %s: change its EventBusName, or leave it out (send fills in the local bus)", lines[i], got, bus)
+		}
+	}
+	return nil
 }
 
 // sendResult is what send reports.
@@ -190,6 +203,11 @@ it leaves the spool and is not sent again.`,
 			entries, lines, err := readEntries(in, pub.bus)
 			if err != nil {
 				return err
+			}
+			if pf.useLocal {
+				if err := onLocalBus(entries, lines, pub.bus); err != nil {
+					return err
+				}
 			}
 			if sp.dir != "" {
 				return a.sendSpooled(cmd.Context(), pub, pf, sp, entries, lines, file, asJSON)

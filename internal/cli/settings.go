@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	cwschemas "github.com/aws/aws-sdk-go-v2/service/cloudwatch/schemas"
@@ -105,6 +107,11 @@ func (a *app) target(ctx context.Context, useLocal bool) (target, error) {
 	return a.localTarget(ctx, false)
 }
 
+// localReadTimeout bounds each call of a read from one region of the
+// two-region local pipeline: its local AWS answers in milliseconds, or in a
+// second or two under a drill's load, unless the region is cut.
+const localReadTimeout = 10 * time.Second
+
 // localTarget is the running local pipeline. To publish, it is the
 // pipeline's entry (in two regions the global endpoint); to read, in two
 // regions the one named by --region or TAP_REGION, else the primary.
@@ -128,6 +135,13 @@ func (a *app) localTarget(ctx context.Context, publish bool) (target, error) {
 	cfg, err := awslocal.Config(ctx, res.Endpoint, res.Region)
 	if err != nil {
 		return target{}, err
+	}
+	if !publish && len(st.Regions) > 0 {
+		// A region cut with `cut REGION hang` accepts connections and never
+		// answers: a read gives up once, after localReadTimeout, and says
+		// what to do (explain), rather than wait for the heal.
+		cfg.HTTPClient = awshttp.NewBuildableClient().WithTimeout(localReadTimeout)
+		cfg.RetryMaxAttempts = 1
 	}
 	st.Resources = res
 	return target{cfg: cfg, names: names.For(st.Env), region: st.Region, local: &st, app: a}, nil
