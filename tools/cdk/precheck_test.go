@@ -2,6 +2,7 @@ package cdk
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -21,6 +22,10 @@ func TestPrecheckNamesTheFix(t *testing.T) {
 	script := filepath.Join(root, "tools", "cdk", "cdk")
 	tmp := t.TempDir()
 	base := append(offline(tmp), "HOME="+tmp, "TAP_CDK_CACHE="+filepath.Join(tmp, "no-cache"))
+	regionOnly := filepath.Join(tmp, "config-region-only")
+	if err := os.WriteFile(regionOnly, []byte("[default]\nregion = us-east-1\n\n[profile other]\naws_access_key_id = AKIAEXAMPLE\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name string
 		env  []string
@@ -33,6 +38,8 @@ func TestPrecheckNamesTheFix(t *testing.T) {
 			[]string{"`cdk diff` needs AWS credentials"}},
 		{"an account that is not one", []string{"TAP_ACCOUNT=12345", "AWS_PROFILE=dev"}, []string{"deploy"},
 			[]string{"TAP_ACCOUNT=12345 is not an AWS account ID: want its 12 digits"}},
+		{"a default profile with a region only", []string{"AWS_CONFIG_FILE=" + regionOnly}, []string{"deploy"},
+			[]string{"`cdk deploy` needs AWS credentials", "no default profile with credentials"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
