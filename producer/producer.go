@@ -37,6 +37,9 @@ type Config struct {
 	// yet settled (their size as EventBridge counts it): Send blocks while
 	// taking its entries would pass either (a Send larger than the bounds
 	// waits until nothing is unsent). Defaults 1000 entries and 8 MiB.
+	// What Open resumes from a spool is held in memory whole, past these
+	// bounds if the spool holds more (at most SpoolMaxBytes on disk), and
+	// Send blocks until it has drained below them.
 	MaxUnsent      int
 	MaxUnsentBytes int
 
