@@ -167,7 +167,7 @@ func (r *Replicator) Run(ctx context.Context) error {
 // fullRead is the records a GetRecords returns at most (its Limit's upper
 // bound and default,
 // https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_streams_GetRecords.html):
-// a poll that read that many has more waiting.
+// a read that returned that many has more waiting.
 const fullRead = 1000
 
 // readLoop polls one replica's stream until ctx ends; it returns only a
@@ -175,7 +175,7 @@ const fullRead = 1000
 func (r *Replicator) readLoop(ctx context.Context, rd *reader) error {
 	backoff := r.cfg.Poll
 	for ctx.Err() == nil {
-		n, err := rd.pollOnce(ctx, r.cfg.CallTimeout)
+		_, atEnd, err := rd.pollOnce(ctx, r.cfg.CallTimeout)
 		switch {
 		case errors.Is(err, errNoStream):
 			return err
@@ -183,7 +183,7 @@ func (r *Replicator) readLoop(ctx context.Context, rd *reader) error {
 			r.cfg.OnError(fmt.Errorf("replication: reading %s's stream: %w (retrying)", rd.rep.Region, err))
 			sleep(ctx, backoff)
 			backoff = min(2*backoff, maxBackoff)
-		case n >= fullRead:
+		case !atEnd:
 			backoff = r.cfg.Poll // more is waiting: read on at once
 		default:
 			// Caught up: wait a poll interval, as AWS's own stream consumers

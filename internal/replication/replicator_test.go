@@ -328,3 +328,29 @@ func TestCompareIgnoresNumberSpelling(t *testing.T) {
 		t.Errorf("Diff.String() = %q", d)
 	}
 }
+
+// TestCaughtUpUnderSteadyWrites: CaughtUp returns while the source is still
+// being written, faster than the replicator polls (every poll finds new
+// records), once everything written before the call is in the other
+// replica: a poll that read each shard to its end counts, not only an
+// empty one.
+func TestCaughtUpUnderSteadyWrites(t *testing.T) {
+	p := newPair(t, pairOptions{})
+	ctx, cancel := context.WithCancel(context.Background())
+	writing := make(chan struct{})
+	go func() {
+		defer close(writing)
+		for i := 0; ctx.Err() == nil; i++ {
+			item := testKey(fmt.Sprintf("steady-%d", i))
+			_, _ = p.a.DynamoDB.PutItem(ctx, &dynamodb.PutItemInput{TableName: &p.table, Item: item})
+			time.Sleep(2 * time.Millisecond)
+		}
+	}()
+	defer func() { cancel(); <-writing }()
+	time.Sleep(200 * time.Millisecond)
+	p.put(t, p.a, "before-the-call", "a")
+	p.caughtUp(t)
+	if got := p.get(t, p.b, "before-the-call"); got != "a" {
+		t.Errorf("after CaughtUp, B has before-the-call = %q, want a", got)
+	}
+}

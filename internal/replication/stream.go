@@ -202,23 +202,27 @@ func (r *reader) catchUp(ctx context.Context, callTimeout time.Duration) error {
 	r.readMu.Lock()
 	defer r.readMu.Unlock()
 	for {
-		n, err := r.poll(ctx, callTimeout)
+		n, _, err := r.poll(ctx, callTimeout)
 		if err != nil || n == 0 {
 			return err
 		}
 	}
 }
 
-// pollOnce is one background read round; it reports how many records it read.
-func (r *reader) pollOnce(ctx context.Context, callTimeout time.Duration) (int, error) {
+// pollOnce is one background read round; it reports how many records it
+// read, and whether it read every shard to its end.
+func (r *reader) pollOnce(ctx context.Context, callTimeout time.Duration) (int, bool, error) {
 	r.readMu.Lock()
 	defer r.readMu.Unlock()
 	return r.poll(ctx, callTimeout)
 }
 
 // poll reads one batch from every readable shard, processes the records in
-// order, and returns how many it read. Called with readMu held.
-func (r *reader) poll(ctx context.Context, callTimeout time.Duration) (int, error) {
+// order, and returns how many it read and whether it reached the end of
+// every shard: each read returned fewer records than a GetRecords can
+// (fullRead; moto returns all it has up to that), none held a record back,
+// and no shard ended (its children are read next). Called with readMu held.
+func (r *reader) poll(ctx context.Context, callTimeout time.Duration) (n int, atEnd bool, err error) {
 	started := r.now()
 	call := func() (context.Context, context.CancelFunc) { return context.WithTimeout(ctx, callTimeout) }
 	if r.streamArn == "" {
@@ -226,20 +230,20 @@ func (r *reader) poll(ctx context.Context, callTimeout time.Duration) (int, erro
 		out, err := r.rep.DynamoDB.DescribeTable(c, &dynamodb.DescribeTableInput{TableName: &r.table})
 		cancel()
 		if err != nil {
-			return 0, fmt.Errorf("replication: %s: describe table %s: %w", r.rep.Region, r.table, err)
+			return 0, false, fmt.Errorf("replication: %s: describe table %s: %w", r.rep.Region, r.table, err)
 		}
 		if out.Table.LatestStreamArn == nil {
-			return 0, fmt.Errorf("%w: %s in %s", errNoStream, r.table, r.rep.Region)
+			return 0, false, fmt.Errorf("%w: %s in %s", errNoStream, r.table, r.rep.Region)
 		}
 		r.streamArn = *out.Table.LatestStreamArn
 	}
 	if r.describe {
 		if err := r.describeShards(ctx, callTimeout); err != nil {
-			return 0, err
+			return 0, false, err
 		}
 		r.describe = false
 	}
-	n := 0
+	atEnd = true
 	for _, id := range r.readable() {
 		s := r.shards[id]
 		if s.iterator == "" {
@@ -251,7 +255,7 @@ func (r *reader) poll(ctx context.Context, callTimeout time.Duration) (int, erro
 			out, err := r.rep.Streams.GetShardIterator(c, in)
 			cancel()
 			if err != nil {
-				return n, fmt.Errorf("replication: %s: shard iterator for %s after %q: %w", r.rep.Region, s.id, s.lastSeq, err)
+				return n, false, fmt.Errorf("replication: %s: shard iterator for %s after %q: %w", r.rep.Region, s.id, s.lastSeq, err)
 			}
 			s.iterator = deref(out.ShardIterator)
 		}
@@ -262,9 +266,10 @@ func (r *reader) poll(ctx context.Context, callTimeout time.Duration) (int, erro
 			// The iterator may have expired or the response been lost: start
 			// again after the last record processed, never skipping one.
 			s.iterator = ""
-			return n, fmt.Errorf("replication: %s: get records of %s: %w", r.rep.Region, s.id, err)
+			return n, false, fmt.Errorf("replication: %s: get records of %s: %w", r.rep.Region, s.id, err)
 		}
 		recs, next := out.Records, out.NextShardIterator
+		lastRead := len(out.Records)
 		holdBack := false
 		if len(recs) > 0 && creationHalf(recs[len(recs)-1]) && next != nil {
 			// The batch may end between the two records of a creating
@@ -273,9 +278,10 @@ func (r *reader) poll(ctx context.Context, callTimeout time.Duration) (int, erro
 			more, err := r.afterBarrier(ctx, callTimeout, next)
 			if err != nil {
 				s.iterator = ""
-				return n, fmt.Errorf("replication: %s: read on after %s's first record of a creation: %w", r.rep.Region, s.id, err)
+				return n, false, fmt.Errorf("replication: %s: read on after %s's first record of a creation: %w", r.rep.Region, s.id, err)
 			}
 			recs, next = append(slices.Clip(recs), more.Records...), more.NextShardIterator
+			lastRead = len(more.Records)
 			// A new creation's first record ending this read is left for
 			// the next poll, which reads its second.
 			holdBack = len(more.Records) > 0 && creationHalf(more.Records[len(more.Records)-1])
@@ -295,10 +301,13 @@ func (r *reader) poll(ctx context.Context, callTimeout time.Duration) (int, erro
 				// A record that cannot be decoded cannot be replicated: say
 				// so and stop this shard here rather than skip it.
 				s.iterator = ""
-				return n, err
+				return n, false, err
 			}
 			s.lastSeq = deref(rec.Dynamodb.SequenceNumber)
 			n++
+		}
+		if lastRead >= fullRead || holdBack || next == nil {
+			atEnd = false
 		}
 		switch {
 		case holdBack:
@@ -309,12 +318,14 @@ func (r *reader) poll(ctx context.Context, callTimeout time.Duration) (int, erro
 			s.iterator = *next
 		}
 	}
-	if n == 0 {
+	if n == 0 || atEnd {
+		// Everything written before started has been read (and handed on
+		// in order): CaughtUp waits from here for what was read.
 		r.mu.Lock()
 		r.tipAt, r.tipRead = started, r.out.readCount()
 		r.mu.Unlock()
 	}
-	return n, nil
+	return n, atEnd, nil
 }
 
 // creationHalf reports whether rec may be the first of the two records moto
