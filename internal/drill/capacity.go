@@ -51,7 +51,7 @@ type CapacityConfig struct {
 }
 
 // DefaultCapacityRates are the offered loads a capacity measurement tries.
-var DefaultCapacityRates = []float64{5, 7.5, 10, 15, 20, 25, 30, 40}
+var DefaultCapacityRates = []float64{5, 7.5, 10, 12.5, 15, 17.5, 20, 25, 30, 40}
 
 // CapacityStep is one offered rate held for the step.
 type CapacityStep struct {
