@@ -87,14 +87,7 @@ func Start(ctx context.Context, logPath string) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("motoserver: find a free port: %w", err)
 	}
-	shim, err := writeShim()
-	if err != nil {
-		return nil, err
-	}
 	cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
-	// moto_server is a Python program: unbuffered output keeps its log
-	// current, and the shim's directory leads its module path (see shim).
-	cmd.Env = append(os.Environ(), "PYTHONUNBUFFERED=1", "PYTHONPATH="+pythonPath(shim, os.Getenv("PYTHONPATH")))
 	// Own process group, so Stop also ends anything moto spawned.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
 	if logPath != "" {
@@ -102,14 +95,23 @@ func Start(ctx context.Context, logPath string) (*Server, error) {
 		if err != nil {
 			return nil, fmt.Errorf("motoserver: log file: %w", err)
 		}
+		// The child has its own copy once started; ours is not needed after.
+		defer f.Close()
 		cmd.Stdout, cmd.Stderr = f, f
 	}
+	shimDir, err := writeShim()
+	if err != nil {
+		return nil, err
+	}
+	// moto_server is a Python program: unbuffered output keeps its log
+	// current, and the shim's directory leads its module path (see shim).
+	cmd.Env = append(os.Environ(), "PYTHONUNBUFFERED=1", "PYTHONPATH="+pythonPath(shimDir, os.Getenv("PYTHONPATH")))
 	if err := cmd.Start(); err != nil {
-		_ = os.RemoveAll(shim)
+		_ = os.RemoveAll(shimDir)
 		return nil, fmt.Errorf("motoserver: start %s: %w", bin, err)
 	}
 	s := &Server{moto: fmt.Sprintf("http://127.0.0.1:%d", port), cmd: cmd, done: make(chan struct{}), calls: map[string]CallStats{}}
-	go func() { _ = cmd.Wait(); _ = os.RemoveAll(shim); close(s.done) }()
+	go func() { _ = cmd.Wait(); _ = os.RemoveAll(shimDir); close(s.done) }()
 	if err := s.waitReady(ctx, 30*time.Second); err != nil {
 		s.Stop()
 		return nil, err
@@ -212,9 +214,12 @@ func (s *Server) Stop() {
 }
 
 // shim is a sitecustomize module that Python imports at start-up from the
-// first directory of PYTHONPATH holding one. It memoizes the JSONPath
-// parsing moto's EventBridge repeats for every event (see the file), which
-// was most of the local AWS's CPU per event; moto's answers are unchanged.
+// first directory of PYTHONPATH holding one. It stops moto 5.2.1 from
+// redoing, on every request, work whose result cannot change (parsing the
+// same JSONPath and UpdateExpression, finding the same host's service,
+// sorting the table for one partition's Query; see the file), which was
+// most of the local AWS's CPU per event (DESIGN §8.1, the twin's
+// capacity); moto's answers are unchanged.
 //
 //go:embed shim/sitecustomize.py
 var shim []byte
