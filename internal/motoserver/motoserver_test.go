@@ -46,8 +46,9 @@ func TestNotInstalledPointsAtAnExistingSection(t *testing.T) {
 
 // TestShimMemoizesMotosJSONPathParse: the running moto has the shim first on
 // its PYTHONPATH, the shim makes moto's own Python return one parsed
-// JSONPath per distinct path (what moto's EventBridge re-parsed per event),
-// and the shim's directory is gone once the server stops.
+// JSONPath per distinct path (what moto's EventBridge re-parsed per event)
+// unless TAP_MOTO_SHIM=off, and the shim's directory is gone once the
+// server stops.
 func TestShimMemoizesMotosJSONPathParse(t *testing.T) {
 	s, err := Start(context.Background(), "")
 	if err != nil {
@@ -86,6 +87,14 @@ print("memoized")`)
 	out, err := check.CombinedOutput()
 	if err != nil || strings.TrimSpace(string(out)) != "memoized" {
 		t.Fatalf("%s with the shim: %v\n%s", python, err, out)
+	}
+	// TAP_MOTO_SHIM=off leaves moto as it is.
+	off := exec.Command(python, "-c", `import jsonpath_ng.ext as e
+assert e.parse("$.detail") is not e.parse("$.detail"), "parse is memoized"
+print("as moto is")`)
+	off.Env = append(os.Environ(), "PYTHONPATH="+pythonPath, "TAP_MOTO_SHIM=off")
+	if out, err := off.CombinedOutput(); err != nil || strings.TrimSpace(string(out)) != "as moto is" {
+		t.Errorf("%s with TAP_MOTO_SHIM=off: %v\n%s", python, err, out)
 	}
 
 	s.Stop()
