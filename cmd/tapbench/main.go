@@ -187,13 +187,7 @@ func consistencySection(ctx context.Context) (string, error) {
 			return "", fmt.Errorf("region-loss drill (table %s) failed its checks:\n%s", mode, text.String())
 		}
 		reports = append(reports, rep)
-		ops := map[string]int{}
-		for _, r := range rep.Regions {
-			for k, n := range r.DynamoDBOps {
-				ops[k] += n
-			}
-		}
-		b, err := bench.PriceTable(prices, bench.TableOps{Ops: ops, Events: rep.Accepted, Strong: mode == schema.Strong})
+		b, err := bench.PriceTable(prices, bench.TableOps{Ops: rep.DynamoDBOps(), Events: rep.Accepted, Strong: mode == schema.Strong})
 		if err != nil {
 			return "", err
 		}

@@ -7,7 +7,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/tap-trading/tap/internal/schema"
 	"github.com/tap-trading/tap/internal/twin"
 )
 
@@ -20,10 +19,6 @@ func WriteComparison(w io.Writer, reports []*Report) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "scenario\ttable\tresult\tevents lost\ttable RPO (writes)\tRTO: failure → routed (AWS)\tDynamoDB ops per event (writes, failed conditions, queries, reads)\twrite: quorum step mean (AWS round trip assumed)\tconflicts retried / no-quorum refusals")
 	for _, r := range reports {
-		verdict := "PASSED"
-		if !r.OK() {
-			verdict = "FAILED"
-		}
 		rto := "—"
 		if r.FailureToRouted.Measured {
 			rto = r.FailureToRouted.AWS.String()
@@ -33,11 +28,7 @@ func WriteComparison(w io.Writer, reports []*Report) {
 			quorum = fmt.Sprintf("%s (%s)", st.WriteLatencyMean.Round(100*time.Microsecond), st.RoundTrip)
 			contention = fmt.Sprintf("%d / %d", st.Conflicts, st.WriteRefusals+st.ReadRefusals)
 		}
-		mode := "MREC"
-		if r.Consistency == schema.Strong {
-			mode = "MRSC"
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d (%s)\t%s\t%s\t%s\t%s\n", r.Scenario, mode, verdict, r.Lost, r.RPOWrites, r.RPORegion, rto,
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d (%s)\t%s\t%s\t%s\t%s\n", r.Scenario, consistencyAbbrev(r.Consistency), r.verdict(), r.Lost, r.RPOWrites, r.RPORegion, rto,
 			opsPerEvent(r), quorum, contention)
 	}
 	tw.Flush()
@@ -49,14 +40,11 @@ func opsPerEvent(r *Report) string {
 	if r.Accepted == 0 {
 		return "—"
 	}
+	ops := r.DynamoDBOps()
 	var parts []string
 	var total float64
 	for _, k := range []string{twin.OpWrite, twin.OpCondFailed, twin.OpQuery, twin.OpRead} {
-		n := 0
-		for _, rr := range r.Regions {
-			n += rr.DynamoDBOps[k]
-		}
-		v := float64(n) / float64(r.Accepted)
+		v := float64(ops[k]) / float64(r.Accepted)
 		total += v
 		parts = append(parts, fmt.Sprintf("%.2f", v))
 	}

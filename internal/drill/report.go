@@ -373,11 +373,27 @@ func (r *Report) WriteText(w io.Writer) {
 	if r.Timeline != "" {
 		fmt.Fprintf(w, "\ntimeline: %s\n", r.Timeline)
 	}
+	fmt.Fprintf(w, "\nDRILL %s %s\n", r.Scenario, r.verdict())
+}
+
+// verdict is PASSED when every check passed, else FAILED.
+func (r *Report) verdict() string {
 	if r.OK() {
-		fmt.Fprintf(w, "\nDRILL %s PASSED\n", r.Scenario)
-	} else {
-		fmt.Fprintf(w, "\nDRILL %s FAILED\n", r.Scenario)
+		return "PASSED"
 	}
+	return "FAILED"
+}
+
+// DynamoDBOps sums both regions' processor DynamoDB operations by kind
+// (twin.OpWrite, twin.OpCondFailed, twin.OpQuery, twin.OpRead).
+func (r *Report) DynamoDBOps() map[string]int {
+	ops := map[string]int{}
+	for _, rr := range r.Regions {
+		for k, n := range rr.DynamoDBOps {
+			ops[k] += n
+		}
+	}
+	return ops
 }
 
 // start is when the drill started, for absolute times in the report.
@@ -386,7 +402,16 @@ func (r *Report) start() time.Time { return r.Started }
 // consistencyName names a table mode for reports.
 func consistencyName(c schema.Consistency) string {
 	if c == schema.Strong {
-		return "multi-Region strong consistency (MRSC)"
+		return "multi-Region strong consistency (" + consistencyAbbrev(c) + ")"
 	}
-	return "multi-Region eventual consistency (MREC)"
+	return "multi-Region eventual consistency (" + consistencyAbbrev(c) + ")"
+}
+
+// consistencyAbbrev is DynamoDB's abbreviation of a table mode: MRSC or
+// MREC.
+func consistencyAbbrev(c schema.Consistency) string {
+	if c == schema.Strong {
+		return "MRSC"
+	}
+	return "MREC"
 }
