@@ -245,7 +245,7 @@ type StrongTableReport struct {
 	ReadRefusals  int64 `json:"readRefusals"`
 	// WriteLatencyMean and WriteLatencyMax are what the quorum step added
 	// to each acknowledged write, in local time; RoundTrip is the AWS round
-	// trip it stands for (assumed, twin.QuorumRoundTrip).
+	// trip it stands for (assumed, twin.QuorumDelay).
 	WriteLatencyMean time.Duration `json:"writeLatencyMeanNs"`
 	WriteLatencyMax  time.Duration `json:"writeLatencyMaxNs"`
 	RoundTrip        time.Duration `json:"roundTripNs"`

@@ -122,7 +122,7 @@ func (d *drillRun) report(ctx context.Context, ls []gen.Lifecycle, stream []gen.
 			AckedBoth: t.AckedBoth, AckedViaWitness: t.AckedViaWitness, Conflicts: t.Conflicts,
 			WriteRefusals: t.WriteRefusals, ReadRefusals: t.ReadRefusals,
 			WriteLatencyMean: t.MeanWriteLatencyAdded(), WriteLatencyMax: t.MaxWriteLatencyAdded,
-			RoundTrip: max(twin.QuorumRoundTrip(spec, spec.Primary), twin.QuorumRoundTrip(spec, spec.Secondary)),
+			RoundTrip: twin.QuorumDelay(spec),
 		}
 		if !d.fail.IsZero() {
 			rep.RPOViaWitness = g.RelayedAfter(rep.RPORegion, d.fail)

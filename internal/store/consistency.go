@@ -58,12 +58,12 @@ var (
 	// ErrReplicatedWriteConflict: another region kept writing the same item
 	// (ReplicatedWriteConflictException, multi-Region strong consistency)
 	// through every retry.
-	ErrReplicatedWriteConflict = errors.New("replicated write conflict: another region was writing the same item through every retry (ReplicatedWriteConflictException)")
+	ErrReplicatedWriteConflict = errors.New("replicated write conflict: another region was writing the same item through every retry (ReplicatedWriteConflictException); once the other region has stopped writing it, redrive the event: tapctl dlq redrive --queue processing")
 	// ErrWriteNotAccepted: under multi-Region strong consistency, the table
 	// answered the write with a server error through every retry — as a
 	// region does while it cannot reach a quorum of the global table's
 	// regions, when it refuses writes.
-	ErrWriteNotAccepted = errors.New("write not accepted by the strongly consistent table: server errors through every retry (a region that cannot reach a quorum of the global table's regions refuses writes)")
+	ErrWriteNotAccepted = errors.New("write not accepted by the strongly consistent table: server errors through every retry (a region that cannot reach a quorum of the global table's regions refuses writes); once the region reaches its quorum again, redrive the event: tapctl dlq redrive --queue processing")
 )
 
 // writeFailure names err, a write's error other than a failed condition,

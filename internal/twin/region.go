@@ -180,8 +180,9 @@ func (r *region) replica() replication.Replica {
 }
 
 // reachable reports whether the region's own services run: replication
-// sourced from a cut region waits.
-func (r *region) reachable() bool { return !r.front.IsCut() }
+// sourced from a cut region waits. A region still starting (no front door
+// yet) is not cut.
+func (r *region) reachable() bool { return r.front == nil || !r.front.IsCut() }
 
 // run runs the region's invoker until ctx ends. A cut region's invoker gives
 // up polling after a few failed receives; like Lambda's poller after an

@@ -260,7 +260,7 @@ func Start(ctx context.Context, cfg Config) (e *Env, err error) {
 	}
 	dynamo := func(r *region) string { return r.moto.Endpoint }
 	if spec.Table.Consistency == schema.Strong {
-		if e.strong, err = startStrongTable(spec, e, cfg, survived(SourceReplication)); err != nil {
+		if e.strong, err = startStrongTable(e, survived(SourceReplication)); err != nil {
 			return e, err
 		}
 		dynamo = func(r *region) string { return e.strong.URL(r.name) }
@@ -462,7 +462,7 @@ func (e *Env) CutQuorum(name string) error {
 		return err
 	}
 	if e.strong == nil {
-		return fmt.Errorf("cut the quorum of %s: the table is eventually consistent (MREC); only a strongly consistent one has a quorum", name)
+		return fmt.Errorf("cut the quorum of %s: the table is eventually consistent (MREC); only a strongly consistent one has a quorum: start the twin with a strong table (tapctl local drill --consistency strong)", name)
 	}
 	r.quorumCut.Store(true)
 	return nil

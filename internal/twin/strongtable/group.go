@@ -145,10 +145,14 @@ type Group struct {
 	stats   stats
 
 	transport *http.Transport
-	// bg is the context of the group's background work, ended by Close.
-	bg   context.Context
-	stop context.CancelFunc
-	wg   sync.WaitGroup
+	// bg is the context of the group's background work, ended by Close,
+	// which waits for wg: the relay loop and every relay started by goRelay
+	// (relayMu and closed keep a relay from starting once Close has begun).
+	bg      context.Context
+	stop    context.CancelFunc
+	wg      sync.WaitGroup
+	relayMu sync.Mutex
+	closed  bool
 }
 
 // side is one region as the group serves it.
@@ -305,6 +309,9 @@ func (g *Group) CaughtUp(ctx context.Context) error {
 // Close stops both proxies and the relay. The witness log is dropped: call
 // CaughtUp first to keep it.
 func (g *Group) Close() {
+	g.relayMu.Lock()
+	g.closed = true
+	g.relayMu.Unlock()
 	if g.stop != nil {
 		g.stop()
 		g.wg.Wait()
@@ -315,6 +322,17 @@ func (g *Group) Close() {
 		}
 	}
 	g.transport.CloseIdleConnections()
+}
+
+// goRelay runs relay in the background, unless the group is closing.
+func (g *Group) goRelay(relay func(ctx context.Context)) {
+	g.relayMu.Lock()
+	defer g.relayMu.Unlock()
+	if g.closed {
+		return
+	}
+	g.wg.Add(1)
+	go func() { defer g.wg.Done(); relay(g.bg) }()
 }
 
 // relayLoop relays the witness log to each region that can take it and

@@ -161,7 +161,7 @@ func (s *side) quorum(ctx context.Context, req request, witnessOK bool, before m
 		s.g.witness.add(other.Name, req.keyStr, c)
 		s.g.stats.add(s.Name, func(c *regionCounts) { c.AckedViaWitness++ })
 		if !other.linkHealth.isDown() {
-			go func() { _ = other.relayItem(s.g.bg, req.keyStr, other.link, false) }()
+			s.g.goRelay(func(ctx context.Context) { _ = other.relayItem(ctx, req.keyStr, other.link, false) })
 		}
 		return nil
 	}
